@@ -1,0 +1,39 @@
+"""Liveness and readiness for load balancers and `docker compose` health checks."""
+
+import redis
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.db import DatabaseError, connections
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+
+
+def database_status(alias: str = "default") -> str:
+    try:
+        with connections[alias].cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return "down"
+    return "ok"
+
+
+def broker_status() -> str:
+    if not settings.REDIS_URL:
+        return "eager"
+    try:
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1
+        )
+        client.ping()
+    except redis.RedisError:
+        return "down"
+    return "ok"
+
+
+@login_not_required
+@never_cache
+def healthz(request):
+    # A broker outage does not make the app unhealthy: capture keeps working through the
+    # outbox and tasks catch up. Without a database nothing works.
+    body = {"database": database_status(), "broker": broker_status()}
+    return JsonResponse(body, status=200 if body["database"] == "ok" else 503)

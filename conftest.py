@@ -1,0 +1,142 @@
+"""Shared personas and the real Celery worker for service tests.
+
+The personas: Alice markets, Bob and Rob sell (in different teams, once teams exist),
+Maud manages sales and Ada administers.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from accounts.roles import Role
+from accounts.tests.factories import UserFactory
+
+ROOT = Path(__file__).resolve().parent
+
+
+def pytest_configure(config):
+    # Tests speak plain HTTP to the test client and render templates without collectstatic.
+    settings.SECURE_SSL_REDIRECT = False
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.WHITENOISE_AUTOREFRESH = True
+    settings.WHITENOISE_USE_FINDERS = True
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Argon2 is deliberately slow; tests create many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def marketer(db):
+    return UserFactory(username="alice", first_name="Alice", roles=[Role.MARKETER])
+
+
+@pytest.fixture
+def sales_rep(db):
+    return UserFactory(username="bob", first_name="Bob", roles=[Role.SALES_REP])
+
+
+@pytest.fixture
+def other_rep(db):
+    return UserFactory(username="rob", first_name="Rob", roles=[Role.SALES_REP])
+
+
+@pytest.fixture
+def sales_manager(db):
+    return UserFactory(username="maud", first_name="Maud", roles=[Role.SALES_MANAGER])
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="ada", first_name="Ada", roles=[Role.ADMIN])
+
+
+@pytest.fixture
+def no_role_user(db):
+    return UserFactory(username="nora", first_name="Nora", roles=[])
+
+
+def _unavailable(reason: str):
+    # In CI a missing service is a failure, never a silent skip.
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI must run every service test)")
+    pytest.skip(reason)
+
+
+def _database_url_for_worker() -> str:
+    db = connection.settings_dict
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    host = db.get("HOST") or "127.0.0.1"
+    return f"postgres://{user}{password}@{host}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real `celery worker` process consuming from Redis and writing to the test database."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        _unavailable("no Redis: set REDIS_URL or start Redis to run worker tests")
+    if connection.vendor != "postgresql":
+        _unavailable("the worker process needs PostgreSQL to share the test database")
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url_for_worker(),
+        "CONN_MAX_AGE": "0",
+        "PYTHONUNBUFFERED": "1",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "--pool=solo",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-Q",
+        settings.CELERY_TASK_DEFAULT_QUEUE,
+        "--loglevel=INFO",
+    ]
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while "ready." not in log_path.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"celery worker did not start:\n{log_path.read_text()}")
+        time.sleep(0.2)
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def _wait_until(predicate, timeout: float = 15.0, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(interval)
+
+
+@pytest.fixture
+def wait_until():
+    """Poll a predicate until it returns something truthy or the timeout passes."""
+    return _wait_until

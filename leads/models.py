@@ -1,0 +1,185 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Stage(models.TextChoices):
+    """Lifecycle stages, from first contact to outcome (see DOMAIN.md)."""
+
+    CONTACT = "contact", _("Contact")
+    LEAD = "lead", _("Lead")
+    MQL = "mql", _("Marketing qualified")
+    SQL = "sql", _("Sales qualified")
+    OPPORTUNITY = "opportunity", _("Opportunity")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+    NURTURE = "nurture", _("Nurture")
+    DISQUALIFIED = "disqualified", _("Disqualified")
+
+
+FUNNEL_STAGES = [Stage.CONTACT, Stage.LEAD, Stage.MQL, Stage.SQL, Stage.OPPORTUNITY, Stage.WON]
+
+
+class Seniority(models.TextChoices):
+    EXECUTIVE = "executive", _("Executive / owner")
+    DIRECTOR = "director", _("Director / VP")
+    MANAGER = "manager", _("Manager")
+    SPECIALIST = "specialist", _("Specialist")
+    STUDENT = "student", _("Student")
+    OTHER = "other", _("Other")
+
+
+class Timeframe(models.TextChoices):
+    NOW = "now", _("Within a month")
+    QUARTER = "quarter", _("Within three months")
+    HALF_YEAR = "half_year", _("Within six months")
+    YEAR = "year", _("Within a year")
+    NONE = "none", _("No plans")
+
+
+class Source(models.TextChoices):
+    WEB_FORM = "web_form", _("Web form")
+    API = "api", _("API")
+    IMPORT = "import", _("Import")
+    MANUAL = "manual", _("Manual entry")
+    EVENT = "event", _("Event or fair")
+    REFERRAL = "referral", _("Referral")
+    GIVEAWAY = "giveaway", _("Giveaway or lottery")
+
+
+class LeadQuerySet(models.QuerySet):
+    def active(self) -> "LeadQuerySet":
+        """Leads that are not merged into another lead."""
+        return self.filter(merged_into__isnull=True)
+
+    def in_stage(self, *stages: str) -> "LeadQuerySet":
+        return self.filter(stage__in=stages)
+
+    def owned_by(self, user) -> "LeadQuerySet":
+        return self.filter(owner=user)
+
+
+class Lead(models.Model):
+    """A person in the database, from first contact to outcome.
+
+    One active lead per normalised e-mail address: capture updates it instead of adding rows.
+    Stage and scores are written only by the scoring app's services.
+    """
+
+    email = models.EmailField(_("e-mail address"), max_length=254)
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True, help_text=_("E.164"))
+    company = models.CharField(_("company"), max_length=200, blank=True)
+    job_title = models.CharField(_("job title"), max_length=200, blank=True)
+    seniority = models.CharField(_("seniority"), max_length=16, choices=Seniority, blank=True)
+    is_decision_maker = models.BooleanField(_("decision maker"), default=False)
+    company_size = models.PositiveIntegerField(_("company size (employees)"), null=True, blank=True)
+    industry = models.CharField(_("industry"), max_length=100, blank=True)
+    country = models.CharField(_("country"), max_length=2, blank=True, help_text=_("ISO code"))
+    budget = models.DecimalField(
+        _("budget"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    need = models.TextField(_("need / pain"), blank=True, max_length=5000)
+    timeframe = models.CharField(_("timeframe"), max_length=16, choices=Timeframe, blank=True)
+
+    source = models.CharField(_("source channel"), max_length=16, choices=Source, blank=True)
+    campaign = models.CharField(_("campaign"), max_length=200, blank=True)
+    utm_source = models.CharField(_("UTM source"), max_length=200, blank=True)
+    utm_medium = models.CharField(_("UTM medium"), max_length=200, blank=True)
+    utm_campaign = models.CharField(_("UTM campaign"), max_length=200, blank=True)
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_leads",
+    )
+    stage = models.CharField(_("stage"), max_length=16, choices=Stage, default=Stage.CONTACT)
+    score = models.IntegerField(_("score"), default=0)
+    fit_score = models.IntegerField(_("fit score"), default=0)
+    engagement_score = models.IntegerField(_("engagement score"), default=0)
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="merged_leads"
+    )
+
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    last_activity_at = models.DateTimeField(_("last activity"), null=True, blank=True)
+
+    objects = LeadQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["email"],
+                condition=Q(merged_into__isnull=True),
+                name="lead_one_active_per_email",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["stage", "-score", "-id"], name="lead_stage_score"),
+            models.Index(fields=["-score", "-id"], name="lead_score"),
+            models.Index(fields=["-created_at", "-id"], name="lead_created"),
+            models.Index(fields=["owner", "stage"], name="lead_owner_stage"),
+            models.Index(fields=["source", "campaign"], name="lead_source_campaign"),
+        ]
+        permissions = [
+            ("export_leads", _("Can export leads")),
+            ("merge_leads", _("Can merge leads")),
+            ("assign_leads", _("Can assign leads to owners")),
+            ("work_sales_queue", _("Can work the sales queue")),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class EventType(models.TextChoices):
+    PAGE_VIEW = "page_view", _("Page view")
+    FORM_SUBMISSION = "form_submission", _("Form submission")
+    CONSULTATION_REQUEST = "consultation_request", _("Consultation request")
+    QUOTE_REQUEST = "quote_request", _("Quote request")
+    EMAIL_OPEN = "email_open", _("E-mail opened")
+    EMAIL_CLICK = "email_click", _("E-mail link clicked")
+    CALL = "call", _("Call")
+    MEETING = "meeting", _("Meeting")
+    NOTE = "note", _("Note")
+
+
+class EventQuerySet(models.QuerySet):
+    def for_timeline(self) -> "EventQuerySet":
+        return self.order_by("-occurred_at", "-id")
+
+
+class Event(models.Model):
+    """Something a lead did or that happened with them: the engagement that scoring reads."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(_("type"), max_length=32, choices=EventType)
+    url = models.URLField(_("URL"), max_length=2000, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    properties = models.JSONField(_("properties"), default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        indexes = [
+            models.Index(fields=["lead", "-occurred_at"], name="event_lead_time"),
+            models.Index(fields=["type", "occurred_at"], name="event_type_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} {self.occurred_at:%Y-%m-%d}"
