@@ -37,6 +37,7 @@ format: install
 	$(BIN)/ruff format .
 
 worker: install
+	$(BIN)/python manage.py relay_outbox & relay=$$!; trap 'kill $$relay' EXIT INT TERM; \
 	$(BIN)/celery -A config worker --beat --loglevel=INFO --concurrency=$${WORKER_CONCURRENCY:-2}
 
 bench: install

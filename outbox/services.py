@@ -1,0 +1,110 @@
+"""The transactional outbox: request tasks with a change, publish them after it commits."""
+
+import logging
+import time
+
+from celery import Celery, current_app
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
+
+from outbox.models import OutboxMessage
+
+logger = logging.getLogger(__name__)
+NOTIFY_CHANNEL = "leadladder_outbox"
+
+
+def request_task(task: str, *args, dedupe_key: str = "") -> None:
+    """Ask for `task(*args)` to run once the current transaction commits.
+
+    Call it inside the transaction of the change that needs the task. With Redis the row
+    waits for the relay; without Redis (eager mode) the task runs in-process on commit.
+    """
+    OutboxMessage.objects.bulk_create(
+        [OutboxMessage(task=task, args=list(args), dedupe_key=dedupe_key)],
+        # A pending row with the same key already asks for the same work.
+        ignore_conflicts=True,
+    )
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        # robust: a failing in-process task must not turn a committed capture into an error.
+        transaction.on_commit(publish_pending, robust=True)
+
+
+def _registered_task(name: str):
+    if name not in current_app.tasks:
+        # Celery discovers the apps' tasks modules lazily, at worker start; a web process
+        # running tasks in-process has to ask for them.
+        current_app.loader.import_default_modules()
+    return current_app.tasks[name]
+
+
+def publish_pending(*, limit: int = 500, app: Celery | None = None) -> int:
+    """Publish up to `limit` pending tasks to the broker; returns how many went out.
+
+    Rows are locked with SKIP LOCKED so several relays never publish the same row twice at
+    once. A broker error leaves the rows pending, to be retried by the next run.
+    """
+    app = app or current_app
+    published = 0
+    with transaction.atomic():
+        batch = list(
+            OutboxMessage.objects.pending()
+            .order_by("id")
+            .select_for_update(skip_locked=True)[:limit]
+        )
+        sent_ids = []
+        for message in batch:
+            try:
+                if settings.CELERY_TASK_ALWAYS_EAGER:
+                    _registered_task(message.task).apply(args=message.args)
+                else:
+                    app.send_task(message.task, args=message.args)
+            except (BrokerError, OSError) as error:
+                logger.warning("outbox: broker unavailable, %s stays pending: %s", message, error)
+                OutboxMessage.objects.filter(pk=message.pk).update(
+                    attempts=message.attempts + 1, last_error=str(error)[:2000]
+                )
+                break
+            sent_ids.append(message.pk)
+        if sent_ids:
+            published = OutboxMessage.objects.filter(pk__in=sent_ids).update(
+                published_at=timezone.now()
+            )
+    return published
+
+
+def purge_published(*, older_than_days: int = 7) -> int:
+    """Delete published rows after a week; they only serve debugging by then."""
+    moment = timezone.now() - timezone.timedelta(days=older_than_days)
+    deleted, _ = OutboxMessage.objects.published_before(moment).delete()
+    return deleted
+
+
+def relay_forever(*, idle_seconds: float = 1.0, stop=lambda: False) -> None:
+    """Publish pending tasks as soon as they commit, until `stop()` says so.
+
+    On PostgreSQL an insert trigger sends NOTIFY at commit, so the relay wakes within
+    milliseconds; elsewhere it polls every `idle_seconds`.
+    """
+    listening = connection.vendor == "postgresql"
+    if listening:
+        connection.ensure_connection()
+        with connection.cursor() as cursor:
+            cursor.execute(f"LISTEN {NOTIFY_CHANNEL}")
+    while not stop():
+        try:
+            while publish_pending() and not stop():
+                pass
+        except Exception:
+            logger.exception("outbox relay: publishing failed; retrying")
+        if listening:
+            # Wake at the first NOTIFY (or after idle_seconds), then drain the rest: one
+            # publish round serves every notification that arrived meanwhile.
+            raw = connection.connection
+            for _notification in raw.notifies(timeout=idle_seconds, stop_after=1):
+                pass
+            for _notification in raw.notifies(timeout=0):
+                pass
+        else:
+            time.sleep(idle_seconds)

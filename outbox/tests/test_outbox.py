@@ -1,0 +1,97 @@
+import threading
+
+import pytest
+from celery import Celery
+from django.db import transaction
+
+from accounts.models import User
+from accounts.tests.factories import UserFactory
+from outbox.models import OutboxMessage
+from outbox.services import publish_pending, request_task
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_task_requested_in_a_rolled_back_transaction_is_never_sent():
+    with transaction.atomic():
+        request_task("accounts.tasks.send_invitation_task", 1)
+        transaction.set_rollback(True)
+
+    assert OutboxMessage.objects.count() == 0
+
+
+def test_pending_requests_with_the_same_key_coalesce_into_one():
+    with transaction.atomic():
+        for _ in range(100):
+            request_task("accounts.tasks.send_invitation_task", 7, dedupe_key="invite:7")
+        request_task("accounts.tasks.send_invitation_task", 8, dedupe_key="invite:8")
+
+    assert OutboxMessage.objects.pending().count() == 2
+
+
+def test_a_published_request_does_not_absorb_the_next_one(settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    with transaction.atomic():
+        request_task("outbox.tasks.purge_published_outbox_task", dedupe_key="relay")
+    publish_pending()
+    with transaction.atomic():
+        request_task("outbox.tasks.purge_published_outbox_task", dedupe_key="relay")
+
+    assert OutboxMessage.objects.count() == 2
+    assert OutboxMessage.objects.pending().count() == 1
+
+
+def test_in_eager_mode_the_task_runs_in_process_after_commit(
+    settings, django_capture_on_commit_callbacks
+):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    user = UserFactory(username="eve")
+    User.objects.filter(pk=user.pk).update(invitation_requested_at="2026-01-01T00:00:00Z")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        request_task("accounts.tasks.send_invitation_task", user.pk)
+
+    user.refresh_from_db()
+    assert user.invitation_sent_at is not None
+    assert OutboxMessage.objects.pending().count() == 0
+
+
+def test_a_dead_broker_leaves_the_request_pending_with_the_error(settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    with transaction.atomic():
+        request_task("outbox.tasks.purge_published_outbox_task")
+    dead_broker = Celery(broker="redis://127.0.0.1:1/0")
+    dead_broker.conf.broker_connection_timeout = 1
+    dead_broker.conf.broker_transport_options = {"max_retries": 1, "socket_connect_timeout": 1}
+    dead_broker.conf.task_publish_retry_policy = {"max_retries": 0}
+
+    published = publish_pending(app=dead_broker)
+
+    message = OutboxMessage.objects.get()
+    assert published == 0
+    assert message.published_at is None
+    assert message.attempts == 1 and message.last_error
+
+
+def test_two_relays_at_once_never_publish_the_same_row_twice(transactional_db, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    OutboxMessage.objects.bulk_create(
+        OutboxMessage(task="outbox.tasks.purge_published_outbox_task", dedupe_key=f"k{n}")
+        for n in range(40)
+    )
+    counts = []
+
+    def relay():
+        from django.db import connection
+
+        counts.append(publish_pending(limit=40))
+        connection.close()
+
+    threads = [threading.Thread(target=relay) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sum(counts) == 40
+    assert OutboxMessage.objects.pending().count() == 0
