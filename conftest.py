@@ -101,49 +101,66 @@ def _database_url_for_worker() -> str:
     return f"postgres://{user}{password}@{host}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
-    """A real `celery worker` process consuming from Redis and writing to the test database."""
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        _unavailable("no Redis: set REDIS_URL or start Redis to run worker tests")
-    if connection.vendor != "postgresql":
-        _unavailable("the worker process needs PostgreSQL to share the test database")
-    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-    env = {
+def _service_env() -> dict:
+    return {
         **os.environ,
         "DATABASE_URL": _database_url_for_worker(),
         "CONN_MAX_AGE": "0",
         "PYTHONUNBUFFERED": "1",
     }
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "config",
-        "worker",
-        "--pool=solo",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-        "-Q",
-        settings.CELERY_TASK_DEFAULT_QUEUE,
-        "--loglevel=INFO",
-    ]
+
+
+def _start_service(command: list[str], ready_text: str, log_path: Path) -> subprocess.Popen:
     with open(log_path, "w") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=_service_env(), stdout=log, stderr=subprocess.STDOUT
+        )
     deadline = time.monotonic() + 60
-    while "ready." not in log_path.read_text():
+    while ready_text not in log_path.read_text():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            pytest.fail(f"celery worker did not start:\n{log_path.read_text()}")
+            pytest.fail(f"{' '.join(command)} did not start:\n{log_path.read_text()}")
         time.sleep(0.2)
-    yield process
+    return process
+
+
+def _stop_service(process: subprocess.Popen) -> None:
     process.terminate()
     try:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+def _require_worker_services() -> None:
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        _unavailable("no Redis: set REDIS_URL or start Redis to run worker tests")
+    if connection.vendor != "postgresql":
+        _unavailable("the worker process needs PostgreSQL to share the test database")
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real `celery worker` process consuming from Redis and writing to the test database."""
+    _require_worker_services()
+    command = [
+        sys.executable, "-m", "celery", "-A", "config", "worker",
+        "--pool=solo", "--without-gossip", "--without-mingle", "--without-heartbeat",
+        "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--loglevel=INFO",
+    ]  # fmt: skip
+    process = _start_service(command, "ready.", tmp_path_factory.mktemp("worker") / "log")
+    yield process
+    _stop_service(process)
+
+
+@pytest.fixture(scope="session")
+def outbox_relay_process(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real `manage.py relay_outbox` process publishing the test database's outbox."""
+    _require_worker_services()
+    command = [sys.executable, "manage.py", "relay_outbox"]
+    process = _start_service(command, "relay running", tmp_path_factory.mktemp("relay") / "log")
+    yield process
+    _stop_service(process)
 
 
 def _wait_until(predicate, timeout: float = 15.0, interval: float = 0.1):

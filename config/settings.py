@@ -1,5 +1,6 @@
 """Leadladder settings. Every value that differs between machines comes from the environment."""
 
+import os
 from pathlib import Path
 
 import environ
@@ -14,7 +15,9 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 # The fallback key only ever serves a local DEBUG run; `check --deploy` flags it elsewhere.
-SECRET_KEY = env("SECRET_KEY", default="django-insecure-local-development-key-change-me")
+# Read raw, not through env(): django-environ treats a value starting with "$" as the name
+# of another variable, and Django's own get_random_secret_key() draws from "$" too.
+SECRET_KEY = os.environ.get("SECRET_KEY", "django-insecure-local-development-key-change-me")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -43,6 +46,7 @@ INSTALLED_APPS = [
     "scoring",
     "consent",
     "funnel",
+    "outbox",
 ]
 
 MIDDLEWARE = [
@@ -209,11 +213,23 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "/static/img/leadladder.svg",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # --- Celery ----------------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "leadladder",
+        "OPTIONS": {"socket_timeout": 1, "socket_connect_timeout": 1},
+    }
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
 # Without Redis, tasks run in-process so `make run` needs no server at all.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -242,7 +258,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5}
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = 300_000  # kilobytes
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # The relay process publishes within milliseconds; this catches anything it missed.
+    "relay-outbox": {"task": "outbox.tasks.relay_outbox_task", "schedule": 10.0},
+    "purge-outbox": {"task": "outbox.tasks.purge_published_outbox_task", "schedule": 24 * 3600},
+}
 
 # --- Logging ---------------------------------------------------------------------------------
 LOGGING = {

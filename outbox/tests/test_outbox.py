@@ -60,7 +60,7 @@ def test_a_dead_broker_leaves_the_request_pending_with_the_error(settings):
     settings.CELERY_TASK_ALWAYS_EAGER = False
     with transaction.atomic():
         request_task("outbox.tasks.purge_published_outbox_task")
-    dead_broker = Celery(broker="redis://127.0.0.1:1/0")
+    dead_broker = Celery(broker="redis://127.0.0.1:1/0", set_as_current=False)
     dead_broker.conf.broker_connection_timeout = 1
     dead_broker.conf.broker_transport_options = {"max_retries": 1, "socket_connect_timeout": 1}
     dead_broker.conf.task_publish_retry_policy = {"max_retries": 0}
