@@ -26,7 +26,10 @@ def main() -> int:
     if "REDIS_URL" not in env and answers("127.0.0.1", 6379):
         env["REDIS_URL"] = "redis://127.0.0.1:6379/0"
     # A queue of its own, so a developer's running `make worker` cannot take the tests' tasks.
-    env.setdefault("CELERY_QUEUE", f"leadladder-test-{uuid.uuid4().hex[:8]}")
+    run_id = uuid.uuid4().hex[:8]
+    env.setdefault("CELERY_QUEUE", f"leadladder-test-{run_id}")
+    # A database of its own too, so two runs on one machine never drop each other's.
+    env.setdefault("TEST_DATABASE_NAME", f"test_leadladder_{run_id}")
     database = env.get("DATABASE_URL", "sqlite (embedded)").split("@")[-1]
     broker = env.get("REDIS_URL") or "none: tasks run in-process, worker tests skipped"
     print(f"Testing with database {database}; broker {broker}", flush=True)
