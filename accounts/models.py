@@ -1,5 +1,7 @@
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import ROLE_PRECEDENCE, Role
@@ -9,6 +11,13 @@ class User(AbstractUser):
     """A person who logs in to Leadladder: a marketer, sales rep, sales manager or admin."""
 
     email = models.EmailField(_("e-mail address"), unique=True)
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        default=settings.LANGUAGE_CODE,
+        help_text=_("The language of e-mails to this user."),
+    )
     invitation_requested_at = models.DateTimeField(_("invitation requested"), null=True, blank=True)
     invitation_sent_at = models.DateTimeField(_("invitation sent"), null=True, blank=True)
 
@@ -18,7 +27,7 @@ class User(AbstractUser):
         ordering = ["username"]
         permissions = [("manage_users", _("Can manage users and their roles"))]
 
-    @property
+    @cached_property
     def roles(self) -> list[Role]:
         names = {group.name for group in self.groups.all()}
         return [role for role in ROLE_PRECEDENCE if role in names]

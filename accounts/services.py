@@ -15,9 +15,18 @@ from accounts.models import AccountEvent, User
 from accounts.roles import Role
 
 
+def _checked_roles(roles: list[str]) -> list[str]:
+    """The roles sorted and without repeats; an unknown role is an error, not silently dropped."""
+    unknown = sorted(set(roles) - set(Role.values))
+    if unknown:
+        raise ValueError(f"Unknown roles: {', '.join(unknown)}")
+    return sorted({str(role) for role in roles})
+
+
 def _set_roles(user: User, roles: list[str]) -> None:
-    valid = [role for role in roles if role in Role.values]
-    user.groups.set(Group.objects.filter(name__in=valid))
+    user.groups.set(Group.objects.filter(name__in=roles))
+    # `User.roles` is cached on the instance; forget it so the caller sees the new roles.
+    user.__dict__.pop("roles", None)
 
 
 @transaction.atomic
@@ -29,20 +38,23 @@ def create_user(
     first_name: str = "",
     last_name: str = "",
     roles: list[str],
+    language: str | None = None,
     send_invitation: bool = True,
 ) -> User:
     """Create a user without a usable password and invite them to choose one by e-mail."""
+    roles = _checked_roles(roles)
     user = User(
         username=username,
         email=email.strip().lower(),
         first_name=first_name,
         last_name=last_name,
+        language=language or translation.get_language() or settings.LANGUAGE_CODE,
     )
     user.set_unusable_password()
     user.save()
     _set_roles(user, roles)
     AccountEvent.objects.create(
-        user=user, actor=actor, kind=AccountEvent.Kind.CREATED, detail={"roles": sorted(roles)}
+        user=user, actor=actor, kind=AccountEvent.Kind.CREATED, detail={"roles": roles}
     )
     if send_invitation:
         request_invitation(actor=actor, user=user)
@@ -63,9 +75,9 @@ def request_invitation(*, actor: User | None, user: User) -> None:
 @transaction.atomic
 def change_roles(*, actor: User, user: User, roles: list[str]) -> None:
     """Replace the roles of `user`, recording before and after."""
+    after = _checked_roles(roles)
     before = sorted(role.value for role in user.roles)
-    _set_roles(user, roles)
-    after = sorted(role for role in roles if role in Role.values)
+    _set_roles(user, after)
     if before != after:
         AccountEvent.objects.create(
             user=user,
@@ -73,6 +85,13 @@ def change_roles(*, actor: User, user: User, roles: list[str]) -> None:
             kind=AccountEvent.Kind.ROLES_CHANGED,
             detail={"before": before, "after": after},
         )
+
+
+@transaction.atomic
+def update_access(*, actor: User, user: User, roles: list[str], active: bool) -> None:
+    """Change roles and active state together: an admin's edit is saved whole or not at all."""
+    change_roles(actor=actor, user=user, roles=roles)
+    set_active(actor=actor, user=user, active=active)
 
 
 @transaction.atomic
@@ -100,7 +119,7 @@ def send_invitation(*, user_id: int, base_url: str | None = None) -> bool:
         token = default_token_generator.make_token(user)
         path = reverse("accounts:password-set", kwargs={"uidb64": uid, "token": token})
         link = (base_url or settings.SITE_URL).rstrip("/") + path
-        with translation.override(settings.LANGUAGE_CODE):
+        with translation.override(user.language or settings.LANGUAGE_CODE):
             body = render_to_string("accounts/invitation_email.txt", {"user": user, "link": link})
             subject = render_to_string("accounts/invitation_subject.txt").strip()
         send_mail(subject, body, None, [user.email])

@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.http import HttpRequest, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -11,6 +12,12 @@ from accounts.models import User
 manage_users_required = permission_required("accounts.manage_users", raise_exception=True)
 
 
+def _posted_data(request: HttpRequest) -> QueryDict | None:
+    # Not `request.POST or None`: a POST with every checkbox cleared is empty, and must still
+    # bind the form (clearing all roles and "active") instead of being ignored.
+    return request.POST if request.method == "POST" else None
+
+
 @manage_users_required
 def user_list(request):
     users = User.objects.prefetch_related("groups").order_by("username")
@@ -19,7 +26,7 @@ def user_list(request):
 
 @manage_users_required
 def user_create(request):
-    form = UserCreateForm(request.POST or None)
+    form = UserCreateForm(_posted_data(request))
     if request.method == "POST" and form.is_valid():
         user = services.create_user(actor=request.user, **form.cleaned_data)
         messages.success(
@@ -36,11 +43,15 @@ def user_edit(request, pk: int):
     user = get_object_or_404(User.objects.prefetch_related("groups"), pk=pk)
     initial = {"roles": [role.value for role in user.roles], "is_active": user.is_active}
     form = UserRolesForm(
-        request.POST or None, initial=initial, editing_self=user.pk == request.user.pk
+        _posted_data(request), initial=initial, editing_self=user.pk == request.user.pk
     )
     if request.method == "POST" and form.is_valid():
-        services.change_roles(actor=request.user, user=user, roles=form.cleaned_data["roles"])
-        services.set_active(actor=request.user, user=user, active=form.cleaned_data["is_active"])
+        services.update_access(
+            actor=request.user,
+            user=user,
+            roles=form.cleaned_data["roles"],
+            active=form.cleaned_data["is_active"],
+        )
         messages.success(request, _("Saved."))
         return redirect("accounts:users")
     events = user.account_events.select_related("actor")[:20]

@@ -1,7 +1,7 @@
 from csp.constants import SELF, UNSAFE_INLINE
 from csp.decorators import csp_update
 from django.contrib import admin
-from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.decorators import login_not_required, login_required
 from django.urls import include, path
 from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -15,12 +15,16 @@ urlpatterns = [
     # Visitors of public forms and signed links switch language too.
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("healthz", healthz, name="healthz"),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    # DRF views opt out of LoginRequiredMiddleware and drf-spectacular allows anyone: the
+    # schema describes private endpoints, so it is for logged-in users only.
+    path("api/schema/", login_required(SpectacularAPIView.as_view()), name="schema"),
     path(
         "api/docs/",
         # Swagger UI styles its widgets inline; it runs no inline script, so only styles relax.
-        csp_update({"style-src": [SELF, UNSAFE_INLINE]})(
-            SpectacularSwaggerSplitView.as_view(url_name="schema")
+        login_required(
+            csp_update({"style-src": [SELF, UNSAFE_INLINE]})(
+                SpectacularSwaggerSplitView.as_view(url_name="schema")
+            )
         ),
         name="api-docs",
     ),
