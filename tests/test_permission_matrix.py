@@ -4,11 +4,14 @@ Every URL pattern of the project has a row in MATRIX. A new view fails
 `test_every_url_pattern_is_declared_in_the_matrix` until its row says what each persona gets.
 """
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+import importlib
+from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.apps import apps as django_apps
+from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.http import HttpResponse
 from django.urls import URLPattern, URLResolver, get_resolver, include, path, resolve, reverse
@@ -16,37 +19,19 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from accounts.tests.factories import UserFactory
-
-PERSONAS = ("anonymous", "marketer", "sales_rep", "sales_manager", "admin_user", "no_role_user")
-
-
-@dataclass(frozen=True)
-class Redirect:
-    """A redirect to the page with this URL name."""
-
-    to: str
-
-
-# An outcome is a status code or a redirect.
-Outcome = int | Redirect
-OK, FORBIDDEN, NOT_ALLOWED = 200, 403, 405
-LOGIN = Redirect("accounts:login")
-ADMIN_LOGIN = Redirect("admin:login")
-HOME = Redirect("home")
-
-
-def expect(*, anonymous: Outcome, users: Outcome, **exceptions: Outcome) -> dict[str, Outcome]:
-    """What `anonymous` gets, what every logged-in persona gets, and the personas that differ."""
-    unknown = set(exceptions) - set(PERSONAS)
-    assert not unknown, f"not personas: {unknown}"
-    return {"anonymous": anonymous} | dict.fromkeys(PERSONAS[1:], users) | exceptions
-
-
-@dataclass(frozen=True)
-class Row:
-    expected: dict[str, Outcome]
-    # Builds the URL's kwargs, creating whatever rows they point at.
-    kwargs: Callable[[], dict] = field(default=dict)
+from tests.access import (
+    ADMIN_LOGIN,
+    FORBIDDEN,
+    HOME,
+    LOGIN,
+    NOT_ALLOWED,
+    OK,
+    PERSONAS,
+    Outcome,
+    Redirect,
+    Row,
+    expect,
+)
 
 
 def _another_user() -> dict:
@@ -100,6 +85,25 @@ MATRIX: dict[str, Row] = {
     # login page, which LoginRequiredMiddleware honours for anonymous visitors too.
     "admin:index": Row(expect(anonymous=ADMIN_LOGIN, users=ADMIN_LOGIN)),
 }
+
+
+def _app_rows() -> dict[str, Row]:
+    """Rows each of our apps declares in its own `tests/url_access.py`."""
+    rows: dict[str, Row] = {}
+    for app_config in django_apps.get_app_configs():
+        if not Path(app_config.path).is_relative_to(settings.BASE_DIR):
+            continue
+        try:
+            module = importlib.import_module(f"{app_config.name}.tests.url_access")
+        except ModuleNotFoundError:
+            continue
+        clash = set(rows) & set(module.ROWS) | set(MATRIX) & set(module.ROWS)
+        assert not clash, f"{app_config.name} declares rows twice: {clash}"
+        rows |= module.ROWS
+    return rows
+
+
+MATRIX |= _app_rows()
 
 # Cells where the project does not yet do what MATRIX says, with what has to change. Strict:
 # once fixed, the test passes unexpectedly and fails, so remove the entry then.
