@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "csp",
     "axes",
     "bootstrap",
+    "django_countries",
     "accounts",
     "leads",
     "scoring",

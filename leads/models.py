@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django_countries.fields import CountryField
 
 
 class Stage(models.TextChoices):
@@ -77,7 +78,7 @@ class Lead(models.Model):
     is_decision_maker = models.BooleanField(_("decision maker"), default=False)
     company_size = models.PositiveIntegerField(_("company size (employees)"), null=True, blank=True)
     industry = models.CharField(_("industry"), max_length=100, blank=True)
-    country = models.CharField(_("country"), max_length=2, blank=True, help_text=_("ISO code"))
+    country = CountryField(_("country"), blank=True)
     budget = models.DecimalField(
         _("budget"), max_digits=12, decimal_places=2, null=True, blank=True
     )
@@ -103,7 +104,12 @@ class Lead(models.Model):
     fit_score = models.IntegerField(_("fit score"), default=0)
     engagement_score = models.IntegerField(_("engagement score"), default=0)
     merged_into = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="merged_leads"
+        "self",
+        verbose_name=_("merged into"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="merged_leads",
     )
 
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -128,6 +134,7 @@ class Lead(models.Model):
             models.Index(fields=["-created_at", "-id"], name="lead_created"),
             models.Index(fields=["owner", "stage"], name="lead_owner_stage"),
             models.Index(fields=["source", "campaign"], name="lead_source_campaign"),
+            models.Index(fields=["-last_activity_at", "-id"], name="lead_last_activity"),
         ]
         permissions = [
             ("export_leads", _("Can export leads")),
@@ -145,6 +152,9 @@ class Lead(models.Model):
 
 
 class EventType(models.TextChoices):
+    # How the lead came in when it was not a form on our site: an import, an API call, a
+    # person typing it in. Recorded for the timeline; it is not engagement.
+    CAPTURE = "capture", _("Captured")
     PAGE_VIEW = "page_view", _("Page view")
     FORM_SUBMISSION = "form_submission", _("Form submission")
     CONSULTATION_REQUEST = "consultation_request", _("Consultation request")
@@ -164,12 +174,14 @@ class EventQuerySet(models.QuerySet):
 class Event(models.Model):
     """Something a lead did or that happened with them: the engagement that scoring reads."""
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events")
+    lead = models.ForeignKey(
+        Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="events"
+    )
     type = models.CharField(_("type"), max_length=32, choices=EventType)
     url = models.URLField(_("URL"), max_length=2000, blank=True)
     occurred_at = models.DateTimeField(_("occurred at"))
     properties = models.JSONField(_("properties"), default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
 
     objects = EventQuerySet.as_manager()
 
@@ -183,3 +195,45 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_type_display()} {self.occurred_at:%Y-%m-%d}"
+
+
+class OwnerChange(models.Model):
+    """Append-only record of a lead changing owner: who gave it to whom, and why."""
+
+    lead = models.ForeignKey(
+        Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="owner_changes"
+    )
+    from_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("previous owner"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    to_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("new owner"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("changed by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    changed_at = models.DateTimeField(_("changed at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("owner change")
+        verbose_name_plural = _("owner changes")
+        indexes = [models.Index(fields=["lead", "-changed_at"], name="ownerchange_lead_time")]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id}: {self.from_owner_id} -> {self.to_owner_id}"
