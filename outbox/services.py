@@ -26,6 +26,15 @@ def request_task(task: str, *args, dedupe_key: str = "") -> None:
         # A pending row with the same key already asks for the same work.
         ignore_conflicts=True,
     )
+    tasks_requested()
+
+
+def tasks_requested() -> None:
+    """Tell the outbox that rows were written (also by raw SQL) in the current transaction.
+
+    With a broker the relay hears of them by NOTIFY and nothing is needed here; without one
+    (eager mode) they run in-process once the transaction commits.
+    """
     if settings.CELERY_TASK_ALWAYS_EAGER:
         # robust: a failing in-process task must not turn a committed capture into an error.
         transaction.on_commit(publish_pending, robust=True)

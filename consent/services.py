@@ -1,0 +1,120 @@
+"""Recording and reading consent. Every grant and withdrawal is a new ConsentRecord."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from consent.models import ConsentMethod, ConsentRecord, NoticeVersion, Purpose
+
+
+@dataclass(frozen=True)
+class ConsentGiven:
+    """A choice a person made about one purpose: granted (True) or withdrawn (False).
+
+    `notice_id` names the notice version the person was shown, when the channel knows it
+    (a web form rendered it); otherwise the purpose's newest notice is the one recorded.
+    """
+
+    purpose_key: str
+    granted: bool
+    notice_id: int | None = None
+
+
+class UnknownPurpose(ValueError):
+    def __init__(self, keys: Iterable[str]):
+        self.keys = sorted(keys)
+        super().__init__(_("Unknown consent purpose: %(keys)s") % {"keys": ", ".join(self.keys)})
+
+
+def active_purpose_keys() -> set[str]:
+    """Keys of the purposes consent can be recorded for now: active, with a notice text."""
+    return set(Purpose.objects.active().filter(notices__isnull=False).values_list("key", flat=True))
+
+
+def current_notices(purpose_keys: Iterable[str]) -> dict[str, NoticeVersion]:
+    """The newest notice of each named, active purpose; raises UnknownPurpose for the rest."""
+    keys = set(purpose_keys)
+    if not keys:
+        return {}
+    notices = _newest_notices_portable(keys)
+    missing = keys - set(notices)
+    if missing:
+        raise UnknownPurpose(missing)
+    return notices
+
+
+def _newest_notices_portable(keys: set[str]) -> dict[str, NoticeVersion]:
+    newest: dict[str, NoticeVersion] = {}
+    for notice in NoticeVersion.objects.filter(
+        purpose__key__in=keys, purpose__is_active=True
+    ).select_related("purpose"):
+        known = newest.get(notice.purpose.key)
+        if known is None or notice.version > known.version:
+            newest[notice.purpose.key] = notice
+    return newest
+
+
+@transaction.atomic
+def record_consents(
+    *,
+    subject_id: int,
+    given: Iterable[ConsentGiven],
+    method: ConsentMethod | str,
+    source: str = "",
+    ip_address: str | None = None,
+    user_agent: str = "",
+    evidence: str = "",
+    recorded_by=None,
+) -> list[ConsentRecord]:
+    """Record each choice with the notice shown for it. Unknown purposes change nothing."""
+    given = list(given)
+    notices = current_notices(choice.purpose_key for choice in given)
+    shown = {
+        notice.pk: notice
+        for notice in NoticeVersion.objects.filter(
+            pk__in=[choice.notice_id for choice in given if choice.notice_id]
+        )
+    }
+
+    def notice_for(choice: ConsentGiven) -> NoticeVersion | None:
+        if not choice.granted:
+            return None
+        notice = shown.get(choice.notice_id)
+        if notice is not None and notice.purpose_id == notices[choice.purpose_key].purpose_id:
+            return notice
+        return notices[choice.purpose_key]
+
+    records = [
+        ConsentRecord(
+            subject_id=subject_id,
+            purpose=notices[choice.purpose_key].purpose,
+            granted=choice.granted,
+            notice=notice_for(choice),
+            method=method,
+            source=source[:500],
+            ip_address=ip_address,
+            user_agent=user_agent[:500],
+            evidence=evidence[:200],
+            recorded_by=recorded_by,
+        )
+        for choice in given
+    ]
+    return ConsentRecord.objects.bulk_create(records)
+
+
+def consent_status(subject_id: int) -> dict[str, ConsentRecord]:
+    """The latest record per purpose key for one subject: the current state of consent."""
+    latest: dict[str, ConsentRecord] = {}
+    for record in (
+        ConsentRecord.objects.for_subject(subject_id)
+        .select_related("purpose", "notice")
+        .order_by("recorded_at", "id")
+    ):
+        latest[record.purpose.key] = record
+    return latest
+
+
+def purposes_for_forms() -> list[Purpose]:
+    return list(Purpose.objects.active().prefetch_related("notices"))
