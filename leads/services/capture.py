@@ -67,6 +67,21 @@ class CaptureResult:
     event_id: int
 
 
+@dataclass(frozen=True)
+class CaptureRow:
+    """One lead's data in a batch, with the consents given and what to note on its event."""
+
+    data: Mapping
+    consents: Sequence[ConsentGiven] = ()
+    event_properties: Mapping = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BatchCaptureResult:
+    results: list[CaptureResult | None]  # one per input row; None where it was rejected
+    errors: dict[int, dict[str, list[str]]]  # input row index -> messages per field
+
+
 def capture_lead(
     *,
     data: Mapping,
@@ -79,47 +94,83 @@ def capture_lead(
     invalid; then nothing is written. Concurrent captures of one address give one lead and
     one event each.
     """
-    cleaned, errors = validate_lead_data(data)
-    unknown = {choice.purpose_key for choice in consents} - (
-        active_purpose_keys() if consents else set()
-    )
-    if unknown:
-        errors.setdefault("consents", []).append(str(UnknownPurpose(unknown)))
-    if errors:
-        raise CaptureRejected(errors)
-    if not cleaned["source"]:
-        cleaned["source"] = context.channel
-    now = timezone.now()
-    occurred_at = context.occurred_at or now
+    batch = capture_leads(rows=[CaptureRow(data=data, consents=consents)], context=context)
+    if batch.errors:
+        raise CaptureRejected(batch.errors[0])
+    return batch.results[0]
+
+
+def capture_leads(*, rows: Sequence[CaptureRow], context: CaptureContext) -> BatchCaptureResult:
+    """Capture many leads at once (an import batch): the valid rows in one transaction.
+
+    Each row is validated as `capture_lead` would; rejected rows are reported per index and
+    the rest are written. Rows with the same address become one lead with one event each.
+    """
+    errors: dict[int, dict[str, list[str]]] = {}
+    valid: list[tuple[int, dict, CaptureRow]] = []
+    known_purposes = active_purpose_keys() if any(row.consents for row in rows) else set()
+    for index, row in enumerate(rows):
+        cleaned, row_errors = validate_lead_data(row.data)
+        unknown = {choice.purpose_key for choice in row.consents} - known_purposes
+        if unknown:
+            row_errors.setdefault("consents", []).append(str(UnknownPurpose(unknown)))
+        if row_errors:
+            errors[index] = row_errors
+            continue
+        if not cleaned["source"]:
+            cleaned["source"] = context.channel
+        valid.append((index, cleaned, row))
+    results: list[CaptureResult | None] = [None] * len(rows)
+    if valid:
+        now = timezone.now()
+        occurred_at = context.occurred_at or now
+        prepared = [
+            (index, cleaned, row, _event_properties(cleaned, context, row))
+            for index, cleaned, row in valid
+        ]
+        if _single_statement_capture():
+            written = _capture_in_one_statement(prepared, context, now, occurred_at)
+        else:
+            written = _capture_with_the_orm(prepared, context, now, occurred_at)
+        for index, result in written.items():
+            results[index] = result
+        tasks_requested()
+    return BatchCaptureResult(results=results, errors=errors)
+
+
+def _event_properties(cleaned: dict, context: CaptureContext, row: CaptureRow) -> dict:
     properties = {"channel": str(context.channel), **context.event_properties}
+    properties.update(row.event_properties)
     properties.update(
         {key: cleaned[key] for key in FIRST_TOUCH_FIELDS if cleaned[key] and key != "source"}
     )
-    if _single_statement_capture():
-        result = _capture_in_one_statement(cleaned, context, consents, properties, now, occurred_at)
-    else:
-        result = _capture_with_the_orm(cleaned, context, consents, properties, now, occurred_at)
-    tasks_requested()
-    return result
+    return properties
 
 
 def _single_statement_capture() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _capture_with_the_orm(cleaned, context, consents, properties, now, occurred_at):
+def _capture_with_the_orm(prepared, context, now, occurred_at) -> dict[int, CaptureResult]:
     """The same capture in plain ORM steps, for SQLite (the embedded `make run` database)."""
     try:
         with transaction.atomic():
-            return _capture_orm_steps(cleaned, context, consents, properties, now, occurred_at)
+            return _capture_orm_rows(prepared, context, occurred_at)
     except IntegrityError:
-        # A concurrent capture inserted the address between our read and our insert; the
+        # A concurrent capture inserted an address between our read and our insert; the
         # second try finds it and updates it.
         with transaction.atomic():
-            return _capture_orm_steps(cleaned, context, consents, properties, now, occurred_at)
+            return _capture_orm_rows(prepared, context, occurred_at)
 
 
-def _capture_orm_steps(cleaned, context, consents, properties, now, occurred_at):
+def _capture_orm_rows(prepared, context, occurred_at) -> dict[int, CaptureResult]:
+    return {
+        index: _capture_orm_steps(cleaned, context, row.consents, properties, occurred_at)
+        for index, cleaned, row, properties in prepared
+    }
+
+
+def _capture_orm_steps(cleaned, context, consents, properties, occurred_at) -> CaptureResult:
     lead = Lead.objects.active().select_for_update().filter(email=cleaned["email"]).first()
     created = lead is None
     if created:
@@ -165,6 +216,7 @@ def _capture_orm_steps(cleaned, context, consents, properties, now, occurred_at)
 _INSERT_COLUMNS = [
     "email", *PROFILE_FIELDS, *NULLABLE_PROFILE_FIELDS, *FIRST_TOUCH_FIELDS, "is_decision_maker",
 ]  # fmt: skip
+_COLUMN_TYPES = {"company_size": "integer", "budget": "numeric", "is_decision_maker": "boolean"}
 _ON_CONFLICT_SET = ",\n        ".join(
     [
         *(f"{c} = COALESCE(NULLIF(EXCLUDED.{c}, ''), leads_lead.{c})" for c in PROFILE_FIELDS),
@@ -176,36 +228,53 @@ _ON_CONFLICT_SET = ",\n        ".join(
         "last_activity_at = GREATEST(leads_lead.last_activity_at, EXCLUDED.last_activity_at)",
     ]
 )
+_UNNEST_LEADS = ", ".join(
+    f"%(c{i})s::{_COLUMN_TYPES.get(c, 'text')}[]" for i, c in enumerate(_INSERT_COLUMNS)
+)
 
-# One statement: upsert the lead, add the event, the consents and the outbox row. The partial
-# unique index on active e-mail addresses makes concurrent captures of one address meet in
-# ON CONFLICT instead of creating two leads. xmax = 0 tells an insert from an update.
+# One statement: upsert the leads, add one event per row, the consents and one outbox row per
+# lead. The partial unique index on active addresses makes concurrent captures of one address
+# meet in ON CONFLICT instead of creating two leads; xmax = 0 tells an insert from an update.
+# Event ids are drawn up front so each input row learns its own.
 CAPTURE_SQL = f"""
-WITH upsert AS (
+WITH incoming AS (
+    SELECT * FROM unnest({_UNNEST_LEADS}) AS t({", ".join(_INSERT_COLUMNS)})
+),
+upsert AS (
     INSERT INTO leads_lead ({", ".join(_INSERT_COLUMNS)},
         stage, score, fit_score, engagement_score, created_at, updated_at, last_activity_at)
-    VALUES ({", ".join(["%s"] * len(_INSERT_COLUMNS))}, 'contact', 0, 0, 0, %s, %s, %s)
+    SELECT {", ".join(_INSERT_COLUMNS)}, 'contact', 0, 0, 0, %(now)s, %(now)s, %(occurred)s
+    FROM incoming
     ON CONFLICT (email) WHERE merged_into_id IS NULL DO UPDATE SET
         {_ON_CONFLICT_SET}
-    RETURNING id, (xmax = 0) AS inserted
+    RETURNING id, email, (xmax = 0) AS inserted
 ),
-event AS (
-    INSERT INTO leads_event (lead_id, type, url, occurred_at, properties, created_at)
-    SELECT id, %s, %s, %s, %s::jsonb, %s FROM upsert
-    RETURNING id
+touches AS (
+    SELECT nextval(pg_get_serial_sequence('leads_event', 'id')) AS event_id, t.*
+    FROM unnest(%(row_numbers)s::integer[], %(row_emails)s::text[], %(properties)s::jsonb[])
+        AS t(row_number, email, properties)
+),
+events AS (
+    INSERT INTO leads_event (id, lead_id, type, url, occurred_at, properties, created_at)
+    SELECT touches.event_id, upsert.id, %(event_type)s, %(url)s, %(occurred)s,
+        touches.properties, %(now)s
+    FROM touches JOIN upsert ON upsert.email = touches.email
 ),
 choices AS (
-    SELECT c.purpose_key, c.granted, c.notice_id
-    FROM unnest(%s::text[], %s::boolean[], %s::bigint[]) AS c(purpose_key, granted, notice_id)
+    SELECT c.* FROM unnest(%(consent_rows)s::integer[], %(purpose_keys)s::text[],
+        %(granted)s::boolean[], %(notice_ids)s::bigint[])
+        AS c(row_number, purpose_key, granted, notice_id)
 ),
 consents AS (
     INSERT INTO consent_consentrecord (subject_id, purpose_id, granted, notice_id, method,
         source, ip_address, user_agent, evidence, recorded_by_id, recorded_at)
     SELECT upsert.id, purpose.id, choices.granted,
         CASE WHEN choices.granted THEN COALESCE(shown.id, newest.id) END,
-        %s, %s, %s::inet, %s, COALESCE(NULLIF(%s, ''), 'event:' || (SELECT id FROM event)), %s, %s
-    FROM upsert
-    CROSS JOIN choices
+        %(method)s, %(source)s, %(ip)s::inet, %(user_agent)s,
+        COALESCE(NULLIF(%(evidence)s, ''), 'event:' || touches.event_id), %(actor)s, %(now)s
+    FROM choices
+    JOIN touches ON touches.row_number = choices.row_number
+    JOIN upsert ON upsert.email = touches.email
     JOIN consent_purpose purpose ON purpose.key = choices.purpose_key AND purpose.is_active
     LEFT JOIN consent_noticeversion shown
         ON shown.id = choices.notice_id AND shown.purpose_id = purpose.id
@@ -213,49 +282,76 @@ consents AS (
         SELECT id FROM consent_noticeversion
         WHERE purpose_id = purpose.id ORDER BY version DESC LIMIT 1
     ) newest ON true
-    RETURNING id
 ),
 outbox AS (
     INSERT INTO outbox_outboxmessage (task, args, dedupe_key, created_at, attempts, last_error)
-    SELECT %s, jsonb_build_array(id), 'rescore:' || id, %s, 0, '' FROM upsert
+    SELECT %(task)s, jsonb_build_array(id), 'rescore:' || id, %(now)s, 0, '' FROM upsert
     ON CONFLICT DO NOTHING
 )
-SELECT upsert.id, upsert.inserted, (SELECT id FROM event), (SELECT count(*) FROM consents)
-FROM upsert
+SELECT touches.row_number, touches.event_id, upsert.id, upsert.inserted
+FROM touches JOIN upsert ON upsert.email = touches.email
 """
 
 
-def _capture_in_one_statement(cleaned, context, consents, properties, now, occurred_at):
-    params = [
-        *(cleaned[column] for column in _INSERT_COLUMNS),
-        now,
-        now,
-        occurred_at,
-        # event
-        str(context.event_type),
-        context.url[:2000],
-        occurred_at,
-        json.dumps(properties, default=str),
-        now,
-        # consents
-        [choice.purpose_key for choice in consents],
-        [choice.granted for choice in consents],
-        [choice.notice_id for choice in consents],
-        str(context.consent_method),
-        context.consent_source[:500],
-        context.ip_address,
-        context.user_agent[:500],
-        context.evidence[:200],
-        getattr(context.actor, "pk", None),
-        now,
-        # outbox
-        RESCORE_TASK,
-        now,
+def _merged_by_address(prepared) -> dict[str, dict]:
+    """One set of values per address: later rows fill in and overwrite, as capture does."""
+    merged: dict[str, dict] = {}
+    for _index, cleaned, _row, _properties in prepared:
+        known = merged.get(cleaned["email"])
+        if known is None:
+            merged[cleaned["email"]] = dict(cleaned)
+            continue
+        for name in PROFILE_FIELDS + NULLABLE_PROFILE_FIELDS:
+            if cleaned[name] not in ("", None):
+                known[name] = cleaned[name]
+        if cleaned["seniority"]:
+            known["is_decision_maker"] = cleaned["is_decision_maker"]
+        for name in FIRST_TOUCH_FIELDS:
+            if not known[name]:
+                known[name] = cleaned[name]
+    return merged
+
+
+def _capture_in_one_statement(prepared, context, now, occurred_at) -> dict[int, CaptureResult]:
+    merged = _merged_by_address(prepared)
+    params: dict = {
+        f"c{i}": [lead[column] for lead in merged.values()]
+        for i, column in enumerate(_INSERT_COLUMNS)
+    }
+    consent_rows = [
+        (index, choice) for index, _cleaned, row, _props in prepared for choice in row.consents
     ]
+    params |= {
+        "now": now,
+        "occurred": occurred_at,
+        "row_numbers": [index for index, *_rest in prepared],
+        "row_emails": [cleaned["email"] for _index, cleaned, *_rest in prepared],
+        "properties": [json.dumps(props, default=str) for *_rest, props in prepared],
+        "event_type": str(context.event_type),
+        "url": context.url[:2000],
+        "consent_rows": [index for index, _choice in consent_rows],
+        "purpose_keys": [choice.purpose_key for _index, choice in consent_rows],
+        "granted": [choice.granted for _index, choice in consent_rows],
+        "notice_ids": [choice.notice_id for _index, choice in consent_rows],
+        "method": str(context.consent_method),
+        "source": context.consent_source[:500],
+        "ip": context.ip_address,
+        "user_agent": context.user_agent[:500],
+        "evidence": context.evidence[:200],
+        "actor": getattr(context.actor, "pk", None),
+        "task": RESCORE_TASK,
+    }
     with connection.cursor() as cursor:
         cursor.execute(CAPTURE_SQL, params)
-        lead_id, created, event_id, _consent_count = cursor.fetchone()
-    return CaptureResult(lead_id=lead_id, created=created, event_id=event_id)
+        rows = cursor.fetchall()
+    # Only the first row of an address that did not exist yet created the lead.
+    results: dict[int, CaptureResult] = {}
+    first_row_of = {}
+    for row_number, event_id, lead_id, inserted in sorted(rows):
+        created = inserted and lead_id not in first_row_of
+        first_row_of.setdefault(lead_id, row_number)
+        results[row_number] = CaptureResult(lead_id=lead_id, created=created, event_id=event_id)
+    return results
 
 
 def default_event_type(channel: Source) -> EventType:

@@ -219,3 +219,54 @@ def test_twenty_simultaneous_submissions_of_one_address_give_one_lead_and_twenty
     assert errors == []
     assert Lead.objects.count() == 1
     assert Event.objects.filter(lead=Lead.objects.get()).count() == 20
+
+
+IMPORT = CaptureContext(
+    channel=Source.IMPORT, consent_method=ConsentMethod.IMPORT, consent_source="beurs.csv"
+)
+
+
+def test_a_batch_writes_the_valid_rows_and_reports_the_rest_by_index(implementation):
+    from leads.services.capture import CaptureRow, capture_leads
+
+    batch = capture_leads(
+        rows=[
+            CaptureRow({"email": "a@kroon.nl", "first_name": "Anouk"}, event_properties={"row": 2}),
+            CaptureRow({"email": "kapot"}, event_properties={"row": 3}),
+            CaptureRow({"email": "b@kroon.nl", "phone": "0612345678"},
+                       consents=[ConsentGiven("marketing_email", True)]),
+        ],
+        context=IMPORT,
+    )  # fmt: skip
+
+    assert list(batch.errors) == [1] and "email" in batch.errors[1]
+    assert batch.results[1] is None
+    assert [r.created for r in (batch.results[0], batch.results[2])] == [True, True]
+    assert set(Lead.objects.values_list("email", flat=True)) == {"a@kroon.nl", "b@kroon.nl"}
+    assert Event.objects.get(pk=batch.results[0].event_id).properties["row"] == 2
+    record = ConsentRecord.objects.get()
+    assert record.subject_id == batch.results[2].lead_id
+    assert record.evidence == f"event:{batch.results[2].event_id}"
+
+
+def test_one_address_twice_in_a_batch_gives_one_lead_with_an_event_per_row(implementation):
+    from leads.services.capture import CaptureRow, capture_leads
+
+    capture_lead(data={"email": "old@kroon.nl", "first_name": "Oud"}, context=API)
+    batch = capture_leads(
+        rows=[
+            CaptureRow({"email": "dup@kroon.nl", "first_name": "Eerste", "company": "Kroon"}),
+            CaptureRow({"email": "DUP@kroon.nl", "first_name": "Tweede", "job_title": "CEO"}),
+            CaptureRow({"email": "old@kroon.nl", "last_name": "Bekend"}),
+        ],
+        context=IMPORT,
+    )
+
+    first, second, existing = batch.results
+    assert first.lead_id == second.lead_id and first.event_id != second.event_id
+    assert (first.created, second.created, existing.created) == (True, False, False)
+    dup = Lead.objects.get(email="dup@kroon.nl")
+    assert (dup.first_name, dup.company, dup.job_title) == ("Tweede", "Kroon", "CEO")
+    assert Lead.objects.get(email="old@kroon.nl").first_name == "Oud"
+    assert Event.objects.filter(lead=dup).count() == 2
+    assert Lead.objects.count() == 2
