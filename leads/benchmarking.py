@@ -8,13 +8,21 @@ as ratios.
 
 from __future__ import annotations
 
+import http.client
 import json
+import multiprocessing
+import os
+import socket
 import statistics
+import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from django.conf import settings
 from django.test import Client, override_settings
 
 
@@ -118,3 +126,129 @@ def write_report(path: Path, measurements: list[Measurement], *, leads: int, dat
         "|---|---|---|---|---|---|---|",
     ]
     path.write_text("\n".join([*header, *(rows[name] for name in sorted(rows))]) + "\n")
+
+
+# --- Serving under gunicorn and loading it from several processes ----------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class GunicornServer:
+    """gunicorn serving config.bench_urls on a free loopback port, as production would."""
+
+    def __init__(self, workers: int = 4):
+        self.workers = workers
+        self.port = _free_port()
+        self.process = None
+
+    def __enter__(self) -> GunicornServer:
+
+        env = {
+            **os.environ,
+            "ROOT_URLCONF": "config.bench_urls",
+            "DEBUG": "false",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SECURE_SSL_REDIRECT": "false",
+            "SECURE_COOKIES": "false",
+            "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-" + "x" * 60),
+            "CONN_MAX_AGE": "600",
+            "LOG_LEVEL": "WARNING",
+        }
+        gunicorn = Path(sys.executable).with_name("gunicorn")
+        self.process = subprocess.Popen(
+            [str(gunicorn), "config.wsgi", "--workers", str(self.workers),
+             "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning"],
+            cwd=settings.BASE_DIR, env=env,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(self.url("/_bench/minimal/"), timeout=1).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.__exit__(None, None, None)
+                    raise RuntimeError("gunicorn did not start") from None
+                time.sleep(0.2)
+        return self
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def __exit__(self, *exc) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+@dataclass
+class LoadResult:
+    requests: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+    statuses: dict[int, int]
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def _load_worker(args) -> tuple[int, int, list[float], dict[int, int]]:
+    port, method, path, headers, body_factory, worker_number, seconds = args
+    latencies, statuses, errors, n = [], {}, 0, 0
+    stop_at = time.monotonic() + seconds
+    while time.monotonic() < stop_at:
+        body = body_factory(worker_number, n) if body_factory else None
+        n += 1
+        started = time.perf_counter()
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            connection.close()
+            status = response.status
+        except OSError:
+            status = 0
+        latencies.append((time.perf_counter() - started) * 1000)
+        statuses[status] = statuses.get(status, 0) + 1
+        if not 200 <= status < 300:
+            errors += 1
+    return n, errors, latencies, statuses
+
+
+def load(
+    server: GunicornServer,
+    path: str,
+    *,
+    method: str = "GET",
+    headers: dict | None = None,
+    body_factory=None,
+    concurrency: int = 8,
+    seconds: float = 10.0,
+) -> LoadResult:
+    """Hit `path` from `concurrency` processes for `seconds`; a new connection per request."""
+    jobs = [
+        (server.port, method, path, headers or {}, body_factory, number, seconds)
+        for number in range(concurrency)
+    ]
+    started = time.monotonic()
+    with multiprocessing.get_context("fork").Pool(concurrency) as pool:
+        parts = pool.map(_load_worker, jobs)
+    elapsed = time.monotonic() - started
+    statuses: dict[int, int] = {}
+    for _n, _errors, _latencies, part_statuses in parts:
+        for status, count in part_statuses.items():
+            statuses[status] = statuses.get(status, 0) + count
+    return LoadResult(
+        requests=sum(part[0] for part in parts),
+        errors=sum(part[1] for part in parts),
+        seconds=elapsed,
+        latencies_ms=[latency for part in parts for latency in part[2]],
+        statuses=statuses,
+    )

@@ -1,12 +1,22 @@
 """Benchmarks of the leads app (see leads/benchmarking.py)."""
 
+import functools
+import json
 import time
+import uuid
 
+from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
+from accounts.models import User
+from accounts.roles import Role
+from consent.models import ConsentRecord
 from leads import demo_data
-from leads.benchmarking import BenchContext, Measurement, benchmark
+from leads.benchmarking import BenchContext, GunicornServer, Measurement, benchmark, load, p95
+from leads.models import Lead
+from outbox.models import OutboxMessage
 
 # Far above any seeded index, and rolled back, so the measured rows never stay.
 SCRATCH_FIRST_INDEX = 900_000_000
@@ -58,3 +68,73 @@ def generate(context: BenchContext) -> list[Measurement]:
             f"1M leads in ~{1_000_000 / per_second / 60:.1f} min",
         )
     ]
+
+
+def capture_body(run_id: str, worker: int, n: int) -> bytes:
+    """A realistic API capture: a new address each time, with a consent."""
+    return json.dumps(
+        {
+            "email": f"bench-{run_id}-{worker}-{n}@capture-bench.invalid",
+            "first_name": "Bench",
+            "last_name": f"Lead {n}",
+            "company": "Benchmark B.V.",
+            "job_title": "Directeur",
+            "seniority": "executive",
+            "country": "NL",
+            "phone": "+31612345678",
+            "source": "api",
+            "campaign": "Benchmark",
+            "consents": [{"purpose": "contact", "granted": True}],
+        }
+    ).encode()
+
+
+@benchmark("capture_api")
+def capture_api(context: BenchContext) -> list[Measurement]:
+    """POST /api/v1/leads/ under gunicorn at concurrency 8 against a minimal view, same way."""
+    user, _created = User.objects.get_or_create(
+        username="bench-api", defaults={"email": "bench-api@leadladder.invalid"}
+    )
+    user.groups.set(Group.objects.filter(name=Role.MARKETER))
+    token, _created = Token.objects.get_or_create(user=user)
+    run_id = uuid.uuid4().hex[:8]
+    headers = {"Authorization": f"Token {token.key}", "Content-Type": "application/json"}
+    seconds = 10.0
+    with GunicornServer(workers=4) as server:
+        load(server, "/_bench/minimal/", concurrency=8, seconds=2)  # warm up
+        baseline = load(server, "/_bench/minimal/", concurrency=8, seconds=seconds)
+        load(server, "/healthz", concurrency=2, seconds=1)
+        captured = load(
+            server,
+            "/api/v1/leads/",
+            method="POST",
+            headers=headers,
+            body_factory=functools.partial(capture_body, run_id),
+            concurrency=8,
+            seconds=seconds,
+        )
+    stored = Lead.objects.filter(email__startswith=f"bench-{run_id}-").count()
+    answered = captured.statuses.get(201, 0)
+    lost = answered - stored
+    _remove_bench_leads(f"bench-{run_id}-")
+    return [
+        Measurement(
+            name="capture_api",
+            value=captured.per_second,
+            unit="req/s",
+            baseline=baseline.per_second,
+            baseline_label="minimal Django view, gunicorn 4 workers, concurrency 8",
+            target=">= 0.25x; p95 <= 50 ms; 0 errors, 0 lost",
+            notes=f"p95 {p95(captured.latencies_ms):.1f} ms (minimal view "
+            f"{p95(baseline.latencies_ms):.1f} ms); {captured.requests:,} requests, "
+            f"{captured.errors} errors, {lost} lost",
+        )
+    ]
+
+
+def _remove_bench_leads(prefix: str) -> None:
+    ids = list(Lead.objects.filter(email__startswith=prefix).values_list("id", flat=True))
+    with transaction.atomic():
+        ConsentRecord.objects.filter(subject_id__in=ids).delete()
+        OutboxMessage.objects.filter(dedupe_key__in=[f"rescore:{i}" for i in ids]).delete()
+        Lead.objects.filter(id__in=ids).delete()
