@@ -118,3 +118,13 @@ def consent_status(subject_id: int) -> dict[str, ConsentRecord]:
 
 def purposes_for_forms() -> list[Purpose]:
     return list(Purpose.objects.active().prefetch_related("notices"))
+
+
+def move_subject(*, from_subject_id: int, to_subject_id: int) -> int:
+    """Give one subject's consent history to another (two lead records were one person).
+
+    The records themselves stay as they were written; only whose they are changes, so the
+    survivor's history shows every choice the person made under either record.
+    """
+    # A queryset update on purpose: ConsentRecord.save() refuses to rewrite a record.
+    return ConsentRecord.objects.filter(subject_id=from_subject_id).update(subject_id=to_subject_id)

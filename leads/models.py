@@ -135,6 +135,10 @@ class Lead(models.Model):
             models.Index(fields=["owner", "stage"], name="lead_owner_stage"),
             models.Index(fields=["source", "campaign"], name="lead_source_campaign"),
             models.Index(fields=["-last_activity_at", "-id"], name="lead_last_activity"),
+            # Capture looks up addresses of merged-away leads to find their survivor.
+            models.Index(
+                fields=["email"], condition=Q(merged_into__isnull=False), name="lead_merged_email"
+            ),
         ]
         permissions = [
             ("export_leads", _("Can export leads")),
@@ -237,3 +241,33 @@ class OwnerChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lead_id}: {self.from_owner_id} -> {self.to_owner_id}"
+
+
+class LeadMerge(models.Model):
+    """Append-only record of two leads becoming one: who merged which into which, and what the
+    duplicate looked like at that moment."""
+
+    survivor = models.ForeignKey(
+        Lead, verbose_name=_("survivor"), on_delete=models.CASCADE, related_name="merges"
+    )
+    duplicate = models.ForeignKey(
+        Lead, verbose_name=_("duplicate"), on_delete=models.CASCADE, related_name="+"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("merged by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    duplicate_snapshot = models.JSONField(_("duplicate as it was"), default=dict)
+    moved = models.JSONField(_("rows moved"), default=dict)
+    merged_at = models.DateTimeField(_("merged at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("lead merge")
+        verbose_name_plural = _("lead merges")
+
+    def __str__(self) -> str:
+        return f"{self.duplicate_id} -> {self.survivor_id}"

@@ -120,6 +120,7 @@ def capture_leads(*, rows: Sequence[CaptureRow], context: CaptureContext) -> Bat
         if not cleaned["source"]:
             cleaned["source"] = context.channel
         valid.append((index, cleaned, row))
+    _resolve_merged_addresses(valid)
     results: list[CaptureResult | None] = [None] * len(rows)
     if valid:
         now = timezone.now()
@@ -138,9 +139,26 @@ def capture_leads(*, rows: Sequence[CaptureRow], context: CaptureContext) -> Bat
     return BatchCaptureResult(results=results, errors=errors)
 
 
+def _resolve_merged_addresses(valid: list[tuple[int, dict, CaptureRow]]) -> None:
+    """Send an address that belonged to a merged-away lead to the lead it was merged into:
+    the person is the survivor now, under whichever address they use."""
+    survivors = dict(
+        Lead.objects.filter(
+            email__in={cleaned["email"] for _index, cleaned, _row in valid},
+            merged_into__isnull=False,
+        ).values_list("email", "merged_into__email")
+    )
+    for _index, cleaned, _row in valid:
+        if cleaned["email"] in survivors:
+            cleaned["used_address"] = cleaned["email"]
+            cleaned["email"] = survivors[cleaned["email"]]
+
+
 def _event_properties(cleaned: dict, context: CaptureContext, row: CaptureRow) -> dict:
     properties = {"channel": str(context.channel), **context.event_properties}
     properties.update(row.event_properties)
+    if "used_address" in cleaned:
+        properties["used_address"] = cleaned["used_address"]
     properties.update(
         {key: cleaned[key] for key in FIRST_TOUCH_FIELDS if cleaned[key] and key != "source"}
     )
