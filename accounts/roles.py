@@ -23,7 +23,13 @@ _LEAD_READ = ["leads.view_lead", "leads.view_event"]
 _LEAD_WORK = [*_LEAD_READ, "leads.change_lead", "leads.add_event"]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    Role.MARKETER: [*_LEAD_WORK, "leads.add_lead", "leads.export_leads", "leads.merge_leads"],
+    Role.MARKETER: [
+        *_LEAD_WORK,
+        "leads.add_lead",
+        "leads.export_leads",
+        "leads.merge_leads",
+        "webforms.view_webform",
+    ],
     Role.SALES_REP: [*_LEAD_WORK, "leads.add_lead", "leads.work_sales_queue"],
     Role.SALES_MANAGER: [
         *_LEAD_WORK,
@@ -39,6 +45,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "leads.merge_leads",
         "leads.assign_leads",
         "accounts.manage_users",
+        "webforms.view_webform",
+        "webforms.manage_webforms",
     ],
 }
 

@@ -48,6 +48,9 @@ INSTALLED_APPS = [
     "consent",
     "funnel",
     "outbox",
+    "api",
+    "webforms",
+    "imports",
 ]
 
 MIDDLEWARE = [
@@ -189,6 +192,8 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = VAR_DIR / "media"
+# CSV imports: larger files are refused with a message, before anything is stored.
+IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_MB", default=50) * 1024 * 1024
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
@@ -208,6 +213,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # Every error answers {"errors": {field: [messages]}}, whatever raised it.
+    "EXCEPTION_HANDLER": "api.exceptions.api_exception_handler",
+    # Keyset pages: no COUNT(*) and no OFFSET, so a page stays fast at a million rows.
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.KeysetCursorPagination",
+    "PAGE_SIZE": 50,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Leadladder API",
@@ -264,6 +274,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     # The relay process publishes within milliseconds; this catches anything it missed.
     "relay-outbox": {"task": "outbox.tasks.relay_outbox_task", "schedule": 10.0},
     "purge-outbox": {"task": "outbox.tasks.purge_published_outbox_task", "schedule": 24 * 3600},
+    "purge-idempotency-keys": {
+        "task": "api.tasks.purge_expired_idempotency_keys_task",
+        "schedule": 3600.0,
+    },
 }
 
 # --- Logging ---------------------------------------------------------------------------------

@@ -12,9 +12,12 @@ from funnel.views import home
 urlpatterns = [
     path("", home, name="home"),
     path("accounts/", include("accounts.urls")),
+    path("imports/", include("imports.urls")),
+    path("leads/", include("leads.urls")),
     # Visitors of public forms and signed links switch language too.
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("healthz", healthz, name="healthz"),
+    path("api/v1/", include("api.urls")),
     # DRF views opt out of LoginRequiredMiddleware and drf-spectacular allows anyone: the
     # schema describes private endpoints, so it is for logged-in users only.
     path("api/schema/", login_required(SpectacularAPIView.as_view()), name="schema"),
@@ -28,5 +31,7 @@ urlpatterns = [
         ),
         name="api-docs",
     ),
+    # Web forms: admin pages under forms/, the public pages visitors fill in under f/<slug>/.
+    path("", include("webforms.urls")),
     path("django-admin/", admin.site.urls),
 ]

@@ -7,6 +7,8 @@ import uuid
 
 from django.contrib.auth.models import Group
 from django.db import connection, transaction
+from django.http import QueryDict
+from django.test import Client
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
@@ -14,7 +16,17 @@ from accounts.models import User
 from accounts.roles import Role
 from consent.models import ConsentRecord
 from leads import demo_data
-from leads.benchmarking import BenchContext, GunicornServer, Measurement, benchmark, load, p95
+from leads.benchmarking import (
+    BenchContext,
+    GunicornServer,
+    Measurement,
+    benchmark,
+    load,
+    minimal_view_p95_ms,
+    p95,
+    request_times_ms,
+)
+from leads.filters import PAGE_SIZE, Cursor, LeadFilter
 from leads.models import Lead
 from outbox.models import OutboxMessage
 
@@ -138,3 +150,42 @@ def _remove_bench_leads(prefix: str) -> None:
         ConsentRecord.objects.filter(subject_id__in=ids).delete()
         OutboxMessage.objects.filter(dedupe_key__in=[f"rescore:{i}" for i in ids]).delete()
         Lead.objects.filter(id__in=ids).delete()
+
+
+# Filtered on two stages and sorted by score: the list's slowest common case, since several
+# stages are read one index range each and merged.
+LEAD_LIST_QUERY = "stage=mql&stage=sql&sort=score"
+
+
+@benchmark("lead_list")
+def lead_list(context: BenchContext) -> list[Measurement]:
+    """The marketer's lead list: a filtered page sorted by score, the first and a deep one."""
+    marketer = User.objects.filter(groups__name=Role.MARKETER, is_active=True).first()
+    client = Client()
+    baseline = minimal_view_p95_ms(client)
+    client.force_login(marketer)
+    filterset = LeadFilter(QueryDict(LEAD_LIST_QUERY), queryset=Lead.objects.active(), owners=[])
+    order = filterset.sort_order
+    matching = filterset.qs.order_by(*order.export_ordering())
+    # Finding a deep row takes one OFFSET read here; the page itself is read by keyset.
+    deep_row = matching[min(50_000, max(matching.count() - 100, 0))]
+    pages = {
+        "first": f"/leads/?{LEAD_LIST_QUERY}",
+        "deep": f"/leads/?{LEAD_LIST_QUERY}&cursor={Cursor.of(deep_row, order).encode()}",
+    }
+    results = {
+        name: p95(request_times_ms(client, path, requests=200, warmup=20))
+        for name, path in pages.items()
+    }
+    return [
+        Measurement(
+            name="lead_list",
+            value=max(results.values()),
+            unit="ms p95",
+            baseline=baseline,
+            baseline_label="minimal Django view",
+            target="<= 50 ms p95",
+            notes=f"{LEAD_LIST_QUERY}, {PAGE_SIZE} rows; first page {results['first']:.1f} ms, "
+            f"deep page {results['deep']:.1f} ms",
+        )
+    ]

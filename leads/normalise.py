@@ -3,6 +3,7 @@
 Each raises ValueError with a message fit to show the person who typed the value.
 """
 
+import functools
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -38,8 +39,12 @@ def normalise_phone(raw: str, *, country: str = "") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise_country(raw: str) -> str:
-    """An ISO 3166-1 alpha-2 code from a code (nl, NLD) or a name in English or Dutch."""
+    """An ISO 3166-1 alpha-2 code from a code (nl, NLD) or a name in English or Dutch.
+
+    Cached: looking a name up walks every country's translated name (milliseconds), and
+    imports and forms repeat the same few countries endlessly."""
     raw = raw.strip()
     if not raw:
         return ""

@@ -26,3 +26,13 @@ class EventFactory(factory.django.DjangoModelFactory[Event]):
     type = EventType.PAGE_VIEW
     url = "https://example.nl/prijzen"
     occurred_at = factory.LazyFunction(timezone.now)
+
+
+def lead_at(*, score: int = 0, **fields) -> Lead:
+    """A lead whose created_at is what the test says (auto_now_add ignores a passed value)."""
+    created_at = fields.pop("created_at", None)
+    lead = LeadFactory(score=score, **fields)
+    if created_at is not None:
+        Lead.objects.filter(pk=lead.pk).update(created_at=created_at)
+        lead.created_at = created_at
+    return lead

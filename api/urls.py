@@ -1,0 +1,9 @@
+"""Version 1 of the REST API, under /api/v1/. Each app adds its endpoints here."""
+
+from django.urls import include, path
+
+app_name = "api"
+
+urlpatterns = [
+    path("", include("leads.api.urls")),
+]

@@ -1,0 +1,29 @@
+"""What every persona gets from a GET of the leads pages (see tests/access.py)."""
+
+from leads.tests.factories import LeadFactory
+from tests.access import FORBIDDEN, LOGIN, NOT_ALLOWED, OK, Row, expect
+
+
+def _a_lead() -> dict:
+    return {"pk": LeadFactory().pk}
+
+
+ROWS: dict[str, Row] = {
+    # Every role works with leads; a user without a role sees none of them.
+    "leads:list": Row(expect(anonymous=LOGIN, users=OK, no_role_user=FORBIDDEN)),
+    "leads:detail": Row(expect(anonymous=LOGIN, users=OK, no_role_user=FORBIDDEN), kwargs=_a_lead),
+    "leads:edit": Row(expect(anonymous=LOGIN, users=OK, no_role_user=FORBIDDEN), kwargs=_a_lead),
+    # Bulk actions are POST only: who may use them gets 405 from a GET, the others 403.
+    "leads:assign": Row(
+        expect(anonymous=LOGIN, users=FORBIDDEN, sales_manager=NOT_ALLOWED, admin_user=NOT_ALLOWED)
+    ),
+    "leads:export": Row(
+        expect(
+            anonymous=LOGIN,
+            users=FORBIDDEN,
+            marketer=NOT_ALLOWED,
+            sales_manager=NOT_ALLOWED,
+            admin_user=NOT_ALLOWED,
+        )
+    ),
+}
