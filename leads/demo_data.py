@@ -218,6 +218,15 @@ EVENT_WEIGHTS = [
 ]
 HISTORY_DAYS = 540
 
+# Other apps add their demo records (a web form, ...) by decorating a function in their own
+# `demo.py` with @demo_seeder; `seed_demo` runs them after the leads.
+DEMO_SEEDERS: list = []
+
+
+def demo_seeder(function):
+    DEMO_SEEDERS.append(function)
+    return function
+
 
 def _weighted(rng: random.Random, weighted: list[tuple]):
     values, weights = zip(*weighted, strict=True)

@@ -198,6 +198,32 @@ class LeadSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = fields
 
+    def to_representation(self, lead: Lead) -> dict:
+        # The same output as the declared fields, without building twenty-odd field objects
+        # for every lead: on the capture path that cost more than the database work.
+        data = {"id": lead.pk}
+        for name in LEAD_FIELDS:
+            data[name] = getattr(lead, name)
+        data["country"] = lead.country.code if lead.country else ""
+        data["budget"] = _MONEY.to_representation(lead.budget) if lead.budget is not None else None
+        data.update(
+            is_decision_maker=lead.is_decision_maker,
+            owner=lead.owner_id,
+            stage=lead.stage,
+            score=lead.score,
+            fit_score=lead.fit_score,
+            engagement_score=lead.engagement_score,
+            merged_into=lead.merged_into_id,
+        )
+        for name in ("created_at", "updated_at", "last_activity_at"):
+            moment = getattr(lead, name)
+            data[name] = _MOMENT.to_representation(moment) if moment is not None else None
+        return data
+
+
+_MONEY = serializers.DecimalField(max_digits=12, decimal_places=2)
+_MOMENT = serializers.DateTimeField()
+
 
 class LeadPageSerializer(serializers.Serializer):
     next = serializers.URLField(allow_null=True, help_text=_("The next page, or null."))

@@ -4,10 +4,11 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils.module_loading import autodiscover_modules
 
 from accounts.models import User
 from accounts.roles import Role
-from leads.demo_data import DemoOwners, load_demo_leads
+from leads.demo_data import DEMO_SEEDERS, DemoOwners, load_demo_leads
 
 DEMO_USERS = [
     ("marketer", "Mila", "Marketing", Role.MARKETER),
@@ -39,6 +40,10 @@ class Command(BaseCommand):
         result = load_demo_leads(
             leads, owners=owners, events_per_lead=events_per_lead, progress=progress
         )
+        autodiscover_modules("demo")
+        for seed in DEMO_SEEDERS:
+            for line in seed(users=users):
+                self.stdout.write(line)
         seconds = time.monotonic() - started
         if result.leads:
             self.stdout.write(
