@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("imports/", include("imports.urls")),
     path("leads/", include("leads.urls")),
+    path("qualification/", include("scoring.urls")),
     # Visitors of public forms and signed links switch language too.
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("healthz", healthz, name="healthz"),

@@ -19,13 +19,14 @@ from typing import Any
 import django_filters
 from django import forms
 from django.db import connection
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from consent.models import ConsentRecord
 from leads.models import Event, Lead, Source, Stage
 
 PAGE_SIZE = 25
@@ -72,6 +73,34 @@ def search_condition(text: str) -> Q:
         # "sanne de v" finds Sanne de Vries.
         condition |= Q(first_name__istartswith=first, last_name__istartswith=rest.strip())
     return condition
+
+
+def has_marketing_consent() -> Exists:
+    """True for a lead whose latest record for some direct-marketing purpose is a grant.
+
+    Consent records are append-only, so the current state of a purpose is its latest record:
+    a grant with no later record of the same purpose. Both EXISTS probe the
+    (subject_id, purpose, recorded_at) index for one lead at a time; nothing counts or
+    groups the whole table. Records written in one statement share `recorded_at`, so the
+    id breaks the tie, as it does in consent_status().
+    """
+    later = ConsentRecord.objects.filter(
+        subject_id=OuterRef("subject_id"), purpose_id=OuterRef("purpose_id")
+    ).filter(
+        Q(recorded_at__gt=OuterRef("recorded_at"))
+        | Q(recorded_at=OuterRef("recorded_at"), id__gt=OuterRef("id"))
+    )
+    current_grants = ConsentRecord.objects.filter(
+        subject_id=OuterRef("pk"), purpose__is_marketing=True, granted=True
+    ).filter(~Exists(later))
+    return Exists(current_grants)
+
+
+class ConsentStatus:
+    """Values of the list's consent filter, as they appear in the query string."""
+
+    MARKETING = "marketing"
+    NO_MARKETING = "no_marketing"
 
 
 def _start_of_day(day) -> datetime:
@@ -140,6 +169,16 @@ class LeadFilter(django_filters.FilterSet):
         null_label=_("Unassigned"),
         null_value="none",
     )
+    consent = django_filters.ChoiceFilter(
+        label=_("Consent"),
+        choices=[
+            (ConsentStatus.MARKETING, _("Has marketing consent")),
+            (ConsentStatus.NO_MARKETING, _("No marketing consent")),
+        ],
+        empty_label=_("Any consent status"),
+        method="filter_consent",
+        help_text=_("Marketing consent: a direct-marketing purpose granted and not withdrawn."),
+    )
     created_from = django_filters.DateFilter(
         label=_("Created from"),
         method="filter_created_from",
@@ -192,6 +231,11 @@ class LeadFilter(django_filters.FilterSet):
     def filter_stage(self, queryset: QuerySet[Lead], name: str, value: list[str]):
         # One `stage IN (...)`, not the OR of equalities django-filter would build.
         return queryset.in_stage(*value)
+
+    def filter_consent(self, queryset: QuerySet[Lead], name: str, value: str):
+        if value == ConsentStatus.MARKETING:
+            return queryset.filter(has_marketing_consent())
+        return queryset.filter(~has_marketing_consent())
 
     def filter_created_from(self, queryset: QuerySet[Lead], name: str, value):
         # A range on the column itself, not `created_at__date`: that would cast every row

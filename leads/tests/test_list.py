@@ -8,6 +8,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from consent.models import ConsentMethod, ConsentRecord
+from consent.services import ConsentGiven, record_consents
 from leads.filters import (
     PAGE_SIZE,
     SORT_ORDERS,
@@ -95,6 +97,30 @@ def test_the_list_offers_bulk_actions_only_to_roles_that_may_use_them(
     assert export in as_manager and assign in as_manager
 
 
+@pytest.mark.parametrize("persona", ["marketer", "sales_rep", "sales_manager", "admin_user"])
+def test_every_role_that_works_leads_may_add_ticked_leads_to_nurture(client, request, persona):
+    lead = LeadFactory()
+
+    html = _list(client, request.getfixturevalue(persona)).content.decode()
+
+    assert f'formaction="{reverse("scoring:nurture")}"' in html
+    assert 'name="nurture_reason"' in html and '<label for="nurture-nurture_reason"' in html
+    assert f'name="lead" value="{lead.pk}"' in html
+
+
+def test_enter_in_a_text_box_of_the_bulk_actions_picks_no_action(client, sales_manager):
+    LeadFactory()
+
+    html = _list(client, sales_manager).content.decode()
+
+    # The first submit button of a form is the one Enter presses: it must be a disabled one.
+    bulk_form = html.split('id="bulk-form"', 1)[1]
+    first_button = bulk_form[bulk_form.index("<button") :].split(">", 1)[0]
+    assert "disabled" in first_button and 'type="submit"' in first_button
+    # Without a `required` box the assign and export buttons work with the reason left empty.
+    assert "required" not in bulk_form.split("</fieldset>")[0]
+
+
 # --- Filters --------------------------------------------------------------------------------
 
 
@@ -163,6 +189,109 @@ def test_filter_values_that_make_no_sense_give_form_errors_not_a_server_error(cl
 
 
 # --- Search ---------------------------------------------------------------------------------
+
+
+def _consent(lead: Lead, key: str, granted: bool) -> None:
+    record_consents(
+        subject_id=lead.pk, given=[ConsentGiven(key, granted)], method=ConsentMethod.WEB_FORM
+    )
+
+
+def test_consent_filter_finds_leads_whose_latest_marketing_choice_is_a_grant(client, marketer):
+    granted = LeadFactory(email="granted@example.nl", score=60)
+    _consent(granted, "marketing_email", True)
+    regranted = LeadFactory(email="regranted@example.nl", score=50)
+    _consent(regranted, "marketing_email", False)
+    _consent(regranted, "marketing_email", True)
+    by_phone = LeadFactory(email="phone@example.nl", score=40)
+    _consent(by_phone, "phone_contact", True)
+    withdrawn = LeadFactory(email="withdrawn@example.nl", score=30)
+    _consent(withdrawn, "marketing_email", True)
+    _consent(withdrawn, "marketing_email", False)
+    contact_only = LeadFactory(email="contact@example.nl", score=20)
+    _consent(contact_only, "contact", True)
+    LeadFactory(email="never@example.nl", score=10)
+
+    has = _list(client, marketer, "consent=marketing")
+    lacks = _list(client, marketer, "consent=no_marketing")
+
+    assert _shown(has) == ["granted@example.nl", "regranted@example.nl", "phone@example.nl"]
+    assert _shown(lacks) == ["withdrawn@example.nl", "contact@example.nl", "never@example.nl"]
+
+
+def test_one_marketing_purpose_withdrawn_while_another_is_granted_counts_as_consent(
+    client, marketer
+):
+    lead = LeadFactory()
+    _consent(lead, "marketing_email", False)
+    _consent(lead, "phone_contact", True)
+
+    assert _shown(_list(client, marketer, "consent=marketing")) == [lead.email]
+
+
+def test_records_written_at_the_same_moment_count_in_the_order_they_were_written(client, marketer):
+    # Capture writes a batch in one statement: its records share one `recorded_at`.
+    lead = LeadFactory()
+    record_consents(
+        subject_id=lead.pk,
+        given=[ConsentGiven("marketing_email", True), ConsentGiven("marketing_email", False)],
+        method=ConsentMethod.IMPORT,
+    )
+    moment = timezone.now()
+    ConsentRecord.objects.update(recorded_at=moment)
+
+    assert _shown(_list(client, marketer, "consent=marketing")) == []
+    assert _shown(_list(client, marketer, "consent=no_marketing")) == [lead.email]
+
+
+def test_consent_filter_combines_with_the_others_and_stays_in_the_links(client, marketer):
+    leads = Lead.objects.bulk_create(
+        Lead(email=f"mql{index}@example.nl", stage=Stage.MQL, score=index)
+        for index in range(PAGE_SIZE + 2)
+    )
+    for lead in leads:
+        _consent(lead, "marketing_email", True)
+    other_stage = LeadFactory(stage=Stage.SQL)
+    _consent(other_stage, "marketing_email", True)
+    LeadFactory(stage=Stage.MQL)
+
+    first = _list(client, marketer, "stage=mql&consent=marketing")
+    second = client.get(first.context["next_url"])
+
+    assert "consent=marketing" in first.context["next_url"]
+    assert len(_shown(first)) == PAGE_SIZE and len(_shown(second)) == 2
+    html = first.content.decode()
+    assert '<option value="marketing" selected>Has marketing consent</option>' in html
+
+
+def test_consent_filter_is_put_in_the_address_bar_by_htmx(client, marketer):
+    response = _list(
+        client, marketer, "consent=no_marketing&q=", HX_Request="true", HX_Target="lead-results"
+    )
+
+    assert response["HX-Push-Url"] == f"{LIST}?consent=no_marketing"
+
+
+def test_consent_filter_reads_no_more_than_a_page_and_counts_nothing(client, marketer):
+    LeadFactory.create_batch(3)
+    client.force_login(marketer)
+    client.get(LIST)
+
+    with CaptureQueriesContext(connection) as queries:
+        client.get(f"{LIST}?consent=marketing&stage=lead&stage=mql")
+
+    statements = " ".join(query["sql"].upper() for query in queries.captured_queries)
+    assert "COUNT(" not in statements and "OFFSET" not in statements
+    assert "EXISTS" in statements
+
+
+def test_an_unknown_consent_status_is_a_form_error_not_a_server_error(client, marketer):
+    lead = LeadFactory()
+
+    response = _list(client, marketer, "consent=everyone")
+
+    assert "consent" in response.context["filter"].form.errors
+    assert _shown(response) == [lead.email]
 
 
 def test_search_finds_leads_by_the_start_of_name_email_or_company(client, marketer):

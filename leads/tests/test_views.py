@@ -10,11 +10,14 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
+from consent.models import ConsentMethod
+from consent.services import ConsentGiven, record_consents
 from leads.models import Lead, OwnerChange, Stage
 from leads.services.export import CSV_COLUMNS, neutralise_formula
 from leads.services.profile import update_lead_profile
 from leads.tests.factories import EventFactory, LeadFactory
 from outbox.models import OutboxMessage
+from scoring.services import transition
 
 EXPORT = reverse("leads:export")
 
@@ -162,6 +165,72 @@ def test_the_lead_page_lists_who_gave_the_lead_to_whom(client, marketer, sales_r
     html = client.get(_detail(lead)).content.decode()
 
     assert "Regio Noord" in html and "maud" in html and "bob" in html
+
+
+@pytest.mark.django_db
+def test_the_lead_page_shows_consent_per_purpose_with_the_history_folded_away(
+    client, marketer, sales_rep
+):
+    lead = LeadFactory()
+    record_consents(
+        subject_id=lead.pk,
+        given=[ConsentGiven("marketing_email", True)],
+        method=ConsentMethod.VERBAL,
+        source="entered by bob",
+        recorded_by=sales_rep,
+    )
+    record_consents(
+        subject_id=lead.pk,
+        given=[ConsentGiven("marketing_email", False)],
+        method=ConsentMethod.PREFERENCE_PAGE,
+    )
+    client.force_login(marketer)
+
+    html = client.get(_detail(lead)).content.decode()
+
+    assert "Newsletter and offers by e-mail" in html
+    assert "Withdrawn" in html and "Never asked" in html
+    history = html.split('<details class="consent-history">', 1)[1].split("</details>")[0]
+    assert "Consent history (2 records)" in history
+    assert history.index("Preference page") < history.index("Verbal, recorded by a user")
+    assert "entered by bob" in history and "recorded by bob" in history
+
+
+@pytest.mark.django_db
+def test_the_lead_page_shows_the_stage_history_newest_first(client, sales_rep, marketer):
+    lead = LeadFactory(stage=Stage.LEAD, score=20)
+    transition(lead_id=lead.pk, to_stage=Stage.MQL, actor=marketer)
+    transition(lead_id=lead.pk, to_stage=Stage.NURTURE, actor=marketer, reason="Budget in 2027")
+    client.force_login(sales_rep)
+
+    html = client.get(_detail(lead)).content.decode()
+
+    history = html.split('aria-labelledby="stage-history-title"', 1)[1].split("</section>")[0]
+    assert "Stage history" in history
+    assert "Budget in 2027" in history
+    # Newest first: MQL -> Nurture, then Lead -> MQL.
+    assert history.index("Budget in 2027") < history.index("<td>Lead</td>")
+
+
+@pytest.mark.django_db
+def test_the_lead_page_runs_a_fixed_number_of_queries(
+    client, marketer, django_assert_max_num_queries
+):
+    lead = LeadFactory()
+    EventFactory.create_batch(5, lead=lead)
+    for stage in [Stage.MQL, Stage.SQL]:
+        transition(lead_id=lead.pk, to_stage=stage, actor=marketer)
+    for granted in [True, False, True]:
+        record_consents(
+            subject_id=lead.pk,
+            given=[ConsentGiven("marketing_email", granted), ConsentGiven("contact", True)],
+            method=ConsentMethod.API,
+        )
+    client.force_login(marketer)
+    client.get(_detail(lead))
+
+    with django_assert_max_num_queries(13):
+        assert client.get(_detail(lead)).status_code == 200
 
 
 @pytest.mark.django_db

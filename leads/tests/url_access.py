@@ -13,6 +13,12 @@ ROWS: dict[str, Row] = {
     "leads:list": Row(expect(anonymous=LOGIN, users=OK, no_role_user=FORBIDDEN)),
     "leads:detail": Row(expect(anonymous=LOGIN, users=OK, no_role_user=FORBIDDEN), kwargs=_a_lead),
     "leads:edit": Row(expect(anonymous=LOGIN, users=OK, no_role_user=FORBIDDEN), kwargs=_a_lead),
+    # Every role enters leads by hand (leads.add_lead).
+    "leads:create": Row(expect(anonymous=LOGIN, users=OK, no_role_user=FORBIDDEN)),
+    # Merging is for marketers and admins (leads.merge_leads).
+    "leads:merge": Row(
+        expect(anonymous=LOGIN, users=FORBIDDEN, marketer=OK, admin_user=OK), kwargs=_a_lead
+    ),
     # Bulk actions are POST only: who may use them gets 405 from a GET, the others 403.
     "leads:assign": Row(
         expect(anonymous=LOGIN, users=FORBIDDEN, sales_manager=NOT_ALLOWED, admin_user=NOT_ALLOWED)
