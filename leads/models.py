@@ -135,10 +135,10 @@ class Lead(models.Model):
             models.Index(fields=["owner", "stage"], name="lead_owner_stage"),
             models.Index(fields=["source", "campaign"], name="lead_source_campaign"),
             models.Index(fields=["-last_activity_at", "-id"], name="lead_last_activity"),
-            # Capture looks up addresses of merged-away leads to find their survivor.
-            models.Index(
-                fields=["email"], condition=Q(merged_into__isnull=False), name="lead_merged_email"
-            ),
+            # Every lookup by address, merged-away leads included (capture finds their
+            # survivor, imports and the demo loader check which addresses exist): the unique
+            # index covers active leads only, and without this one those lookups scan the table.
+            models.Index(fields=["email"], name="lead_email"),
         ]
         permissions = [
             ("export_leads", _("Can export leads")),
