@@ -9,7 +9,6 @@ from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpRespo
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -39,6 +38,7 @@ from leads.forms import (
     LeadProfileForm,
     ManualEntryForm,
 )
+from leads.list_actions import back_to_list, report_form_errors
 from leads.models import EventType, Lead, LeadMerge, Source, Stage
 from leads.services.assignment import assign_owner
 from leads.services.capture import (
@@ -72,15 +72,6 @@ def _htmx_target(request: HttpRequest) -> str | None:
     if not htmx or htmx.history_restore_request:
         return None
     return htmx.target
-
-
-def _next_url(request: HttpRequest, default: str) -> str:
-    url = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(
-        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return url
-    return default
 
 
 def _url(path: str, query: str = "", **params: Cursor | EventCursor) -> str:
@@ -243,10 +234,8 @@ def lead_assign(request: HttpRequest) -> HttpResponse:
         else:
             messages.info(request, _("Nothing changed: the leads already had that owner."))
     else:
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, error)
-    return redirect(_next_url(request, reverse("leads:list")))
+        report_form_errors(request, form)
+    return back_to_list(request)
 
 
 @export_leads_required
@@ -255,10 +244,8 @@ def lead_export(request: HttpRequest) -> HttpResponse:
     """A CSV file of the ticked leads, or of every lead the list's filters match."""
     form = ExportForm(request.POST)
     if not form.is_valid():
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, error)
-        return redirect(_next_url(request, reverse("leads:list")))
+        report_form_errors(request, form)
+        return back_to_list(request)
     if form.cleaned_data["scope"] == ExportScope.SELECTED:
         leads = form.cleaned_data["lead"]
         order_by = ["-score", "-id"]
