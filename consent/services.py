@@ -4,6 +4,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 
 from consent.models import ConsentMethod, ConsentRecord, NoticeVersion, Purpose
@@ -29,8 +30,45 @@ class UnknownPurpose(ValueError):
 
 
 def active_purpose_keys() -> set[str]:
-    """Keys of the purposes consent can be recorded for now: active, with a notice text."""
+    """Keys of the purposes consent can be granted for now: active, with a notice text."""
     return set(Purpose.objects.active().filter(notices__isnull=False).values_list("key", flat=True))
+
+
+@dataclass(frozen=True)
+class PurposeRules:
+    """Which purposes a choice may name. A grant needs an active purpose with a notice; a
+    withdrawal only a purpose that exists: withdrawing must stay possible after a purpose is
+    switched off (GDPR art. 7(3))."""
+
+    grantable: frozenset[str]
+    existing: frozenset[str]
+
+    def refused(self, choices: Iterable[ConsentGiven]) -> set[str]:
+        return {
+            choice.purpose_key
+            for choice in choices
+            if choice.purpose_key not in (self.grantable if choice.granted else self.existing)
+        }
+
+
+def purpose_rules(keys: Iterable[str]) -> PurposeRules:
+    grantable, existing = set(), set()
+    purposes = Purpose.objects.filter(key__in=set(keys)).annotate(
+        has_notice=Exists(NoticeVersion.objects.filter(purpose=OuterRef("pk")))
+    )
+    for key, is_active, has_notice in purposes.values_list("key", "is_active", "has_notice"):
+        existing.add(key)
+        if is_active and has_notice:
+            grantable.add(key)
+    return PurposeRules(grantable=frozenset(grantable), existing=frozenset(existing))
+
+
+def unknown_purposes(choices: Iterable[ConsentGiven]) -> set[str]:
+    """The purposes among `choices` that cannot be recorded (see PurposeRules)."""
+    choices = list(choices)
+    if not choices:
+        return set()
+    return purpose_rules(choice.purpose_key for choice in choices).refused(choices)
 
 
 def current_notices(purpose_keys: Iterable[str]) -> dict[str, NoticeVersion]:
@@ -70,7 +108,17 @@ def record_consents(
 ) -> list[ConsentRecord]:
     """Record each choice with the notice shown for it. Unknown purposes change nothing."""
     given = list(given)
-    notices = current_notices(choice.purpose_key for choice in given)
+    unknown = unknown_purposes(given)
+    if unknown:
+        raise UnknownPurpose(unknown)
+    notices = current_notices(choice.purpose_key for choice in given if choice.granted)
+    purposes = {notice.purpose.key: notice.purpose for notice in notices.values()}
+    purposes |= {
+        purpose.key: purpose
+        for purpose in Purpose.objects.filter(
+            key__in={choice.purpose_key for choice in given if not choice.granted}
+        )
+    }
     shown = {
         notice.pk: notice
         for notice in NoticeVersion.objects.filter(
@@ -82,14 +130,14 @@ def record_consents(
         if not choice.granted:
             return None
         notice = shown.get(choice.notice_id)
-        if notice is not None and notice.purpose_id == notices[choice.purpose_key].purpose_id:
+        if notice is not None and notice.purpose_id == purposes[choice.purpose_key].pk:
             return notice
         return notices[choice.purpose_key]
 
     records = [
         ConsentRecord(
             subject_id=subject_id,
-            purpose=notices[choice.purpose_key].purpose,
+            purpose=purposes[choice.purpose_key],
             granted=choice.granted,
             notice=notice_for(choice),
             method=method,

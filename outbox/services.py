@@ -5,7 +5,7 @@ import time
 
 from celery import Celery, current_app
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
@@ -51,36 +51,53 @@ def _registered_task(name: str):
 def publish_pending(*, limit: int = 500, app: Celery | None = None) -> int:
     """Publish up to `limit` pending tasks to the broker; returns how many went out.
 
-    Rows are locked with SKIP LOCKED so several relays never publish the same row twice at
-    once. A broker error leaves the rows pending, to be retried by the next run.
+    Rows are claimed (marked published) and committed before anything is sent. Sending
+    first would open a window in which a new request for the same work finds the row still
+    pending, coalesces into it, and is lost once the row is marked: the worker may already
+    have read the data without that change. SKIP LOCKED keeps two relays off the same rows.
+    A row that could not be sent is put back as pending, with the error.
     """
     app = app or current_app
-    published = 0
     with transaction.atomic():
         batch = list(
             OutboxMessage.objects.pending()
             .order_by("id")
             .select_for_update(skip_locked=True)[:limit]
         )
-        sent_ids = []
-        for message in batch:
-            try:
-                if settings.CELERY_TASK_ALWAYS_EAGER:
-                    _registered_task(message.task).apply(args=message.args)
-                else:
-                    app.send_task(message.task, args=message.args)
-            except (BrokerError, OSError) as error:
-                logger.warning("outbox: broker unavailable, %s stays pending: %s", message, error)
-                OutboxMessage.objects.filter(pk=message.pk).update(
-                    attempts=message.attempts + 1, last_error=str(error)[:2000]
-                )
-                break
-            sent_ids.append(message.pk)
-        if sent_ids:
-            published = OutboxMessage.objects.filter(pk__in=sent_ids).update(
-                published_at=timezone.now()
-            )
+        OutboxMessage.objects.filter(pk__in=[message.pk for message in batch]).update(
+            published_at=timezone.now()
+        )
+    published = 0
+    for position, message in enumerate(batch):
+        try:
+            if settings.CELERY_TASK_ALWAYS_EAGER:
+                _registered_task(message.task).apply(args=message.args, throw=True)
+            else:
+                app.send_task(message.task, args=message.args)
+        except (BrokerError, OSError) as error:
+            logger.warning("outbox: broker unavailable, %s stays pending: %s", message, error)
+            for unsent in batch[position:]:
+                _put_back(unsent, error if unsent is message else None)
+            break
+        except Exception as error:
+            # In-process mode runs the task here; one failing task must not hold up the rest.
+            logger.exception("outbox: %s failed in-process", message)
+            _put_back(message, error)
+            continue
+        published += 1
     return published
+
+
+def _put_back(message: OutboxMessage, error: Exception | None) -> None:
+    """Make a claimed row pending again, or drop it when a newer pending row asks the same."""
+    changes = {"published_at": None}
+    if error is not None:
+        changes |= {"attempts": message.attempts + 1, "last_error": str(error)[:2000]}
+    try:
+        with transaction.atomic():
+            OutboxMessage.objects.filter(pk=message.pk).update(**changes)
+    except IntegrityError:
+        OutboxMessage.objects.filter(pk=message.pk).delete()
 
 
 def purge_published(*, older_than_days: int = 7) -> int:

@@ -18,7 +18,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from consent.models import ConsentMethod
-from consent.services import ConsentGiven, UnknownPurpose, active_purpose_keys, record_consents
+from consent.services import ConsentGiven, UnknownPurpose, purpose_rules, record_consents
 from leads.models import Event, EventType, Lead, Source
 from leads.validation import validate_lead_data
 from outbox.services import request_task, tasks_requested
@@ -108,10 +108,11 @@ def capture_leads(*, rows: Sequence[CaptureRow], context: CaptureContext) -> Bat
     """
     errors: dict[int, dict[str, list[str]]] = {}
     valid: list[tuple[int, dict, CaptureRow]] = []
-    known_purposes = active_purpose_keys() if any(row.consents for row in rows) else set()
+    keys = {choice.purpose_key for row in rows for choice in row.consents}
+    rules = purpose_rules(keys) if keys else None
     for index, row in enumerate(rows):
         cleaned, row_errors = validate_lead_data(row.data)
-        unknown = {choice.purpose_key for choice in row.consents} - known_purposes
+        unknown = rules.refused(row.consents) if rules else set()
         if unknown:
             row_errors.setdefault("consents", []).append(str(UnknownPurpose(unknown)))
         if row_errors:
@@ -293,7 +294,8 @@ consents AS (
     FROM choices
     JOIN touches ON touches.row_number = choices.row_number
     JOIN upsert ON upsert.email = touches.email
-    JOIN consent_purpose purpose ON purpose.key = choices.purpose_key AND purpose.is_active
+    JOIN consent_purpose purpose ON purpose.key = choices.purpose_key
+        AND (purpose.is_active OR NOT choices.granted)
     LEFT JOIN consent_noticeversion shown
         ON shown.id = choices.notice_id AND shown.purpose_id = purpose.id
     LEFT JOIN LATERAL (

@@ -270,3 +270,28 @@ def test_one_address_twice_in_a_batch_gives_one_lead_with_an_event_per_row(imple
     assert Lead.objects.get(email="old@kroon.nl").first_name == "Oud"
     assert Event.objects.filter(lead=dup).count() == 2
     assert Lead.objects.count() == 2
+
+
+def test_a_withdrawal_is_recorded_even_after_the_purpose_was_switched_off(implementation):
+    capture_lead(
+        data={"email": "weg@example.nl"},
+        consents=[ConsentGiven("marketing_email", True)],
+        context=API,
+    )
+    Purpose.objects.filter(key="marketing_email").update(is_active=False)
+
+    capture_lead(
+        data={"email": "weg@example.nl"},
+        consents=[ConsentGiven("marketing_email", False)],
+        context=API,
+    )
+    with pytest.raises(CaptureRejected):
+        capture_lead(
+            data={"email": "weg@example.nl"},
+            consents=[ConsentGiven("marketing_email", True)],
+            context=API,
+        )
+
+    latest = ConsentRecord.objects.order_by("-id").first()
+    assert (latest.purpose.key, latest.granted, latest.notice) == ("marketing_email", False, None)
+    assert ConsentRecord.objects.count() == 2

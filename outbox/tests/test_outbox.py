@@ -1,7 +1,7 @@
 import threading
 
 import pytest
-from celery import Celery
+from celery import Celery, shared_task
 from django.db import transaction
 
 from accounts.models import User
@@ -95,3 +95,39 @@ def test_two_relays_at_once_never_publish_the_same_row_twice(transactional_db, s
 
     assert sum(counts) == 40
     assert OutboxMessage.objects.pending().count() == 0
+
+
+@shared_task(name="outbox.tests.request_again")
+def request_again_task(key: str) -> None:
+    # Stands for a capture that commits while the relay is sending the earlier request.
+    with transaction.atomic():
+        request_task("outbox.tasks.purge_published_outbox_task", dedupe_key=key)
+
+
+def test_a_request_made_while_the_relay_sends_the_same_work_is_not_lost(settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    OutboxMessage.objects.create(task="outbox.tests.request_again", args=["rescore:1"],
+                                 dedupe_key="rescore:1")  # fmt: skip
+
+    publish_pending()
+
+    pending = OutboxMessage.objects.pending()
+    assert pending.count() == 1
+    assert pending.get().task == "outbox.tasks.purge_published_outbox_task"
+
+
+def test_a_task_failing_in_process_is_put_back_and_does_not_hold_up_the_others(settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    failing = OutboxMessage.objects.create(task="outbox.tests.fail", args=[])
+    OutboxMessage.objects.create(task="outbox.tasks.purge_published_outbox_task", args=[])
+
+    assert publish_pending() == 1
+
+    failing.refresh_from_db()
+    assert failing.published_at is None
+    assert failing.attempts == 1 and "boom" in failing.last_error
+
+
+@shared_task(name="outbox.tests.fail")
+def failing_task() -> None:
+    raise RuntimeError("boom")
