@@ -153,11 +153,20 @@ class ManualEntryForm(LeadDataForm):
 
 
 class LeadSelectionField(forms.ModelMultipleChoiceField):
-    """The leads ticked in the list: active leads, given by id."""
+    """The leads ticked in the list: active leads, given by id, at most MAX_BULK_LEADS."""
 
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("error_messages", {"required": _("Select at least one lead.")})
         super().__init__(queryset=Lead.objects.active(), **kwargs)
+
+    def clean(self, value):
+        if value and len(set(value)) > MAX_BULK_LEADS:
+            raise forms.ValidationError(
+                LeadIdsField.default_error_messages["too_many"],
+                code="too_many",
+                params={"max": MAX_BULK_LEADS},
+            )
+        return super().clean(value)
 
 
 class AssignOwnerForm(forms.Form):
@@ -282,7 +291,8 @@ class FindDuplicateForm(forms.Form):
 
     def clean_duplicate(self) -> Lead:
         text = self.cleaned_data["duplicate"].strip().removeprefix("#")
-        if text.isdigit():
+        # isdigit() alone accepts "²", which int() refuses.
+        if text.isascii() and text.isdigit():
             pk = int(text)
             lead = Lead.objects.filter(pk=pk).first() if 0 < pk < 2**63 else None
             if lead is None:

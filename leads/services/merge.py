@@ -5,7 +5,7 @@ from django.forms.models import model_to_dict
 from django.utils.translation import gettext as _
 
 from consent.services import move_subject
-from leads.models import Lead, LeadMerge
+from leads.models import Lead, LeadMerge, OwnerChange
 from leads.services.capture import NULLABLE_PROFILE_FIELDS, PROFILE_FIELDS, RESCORE_TASK
 from outbox.services import request_task
 
@@ -47,8 +47,15 @@ def merge_leads(*, survivor_id: int, duplicate_id: int, actor) -> LeadMerge:
         for name in PROFILE_FIELDS + NULLABLE_PROFILE_FIELDS:
             if getattr(survivor, name) in ("", None):
                 setattr(survivor, name, getattr(duplicate, name))
-        if survivor.owner_id is None:
+        if survivor.owner_id is None and duplicate.owner_id is not None:
             survivor.owner_id = duplicate.owner_id
+            OwnerChange.objects.create(
+                lead=survivor,
+                from_owner=None,
+                to_owner_id=duplicate.owner_id,
+                actor=actor,
+                reason=_("Taken over from the merged duplicate."),
+            )
         survivor.last_activity_at = max(
             filter(None, [survivor.last_activity_at, duplicate.last_activity_at]), default=None
         )

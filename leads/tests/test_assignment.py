@@ -187,3 +187,22 @@ def test_assigning_from_the_lead_page_returns_there_with_the_history_shown(
     html = response.content.decode()
     assert "1 lead got a new owner." in html
     assert list(response.context["owner_changes"]) == list(OwnerChange.objects.all())
+
+
+def test_assigning_more_leads_than_a_bulk_action_allows_is_refused(
+    client, sales_manager, sales_rep
+):
+    from leads.forms import MAX_BULK_LEADS
+
+    lead = LeadFactory(owner=None)
+    client.force_login(sales_manager)
+
+    response = client.post(
+        ASSIGN, {"lead": [lead.pk, *range(10**6, 10**6 + MAX_BULK_LEADS)], "owner": sales_rep.pk}
+    )
+
+    assert response.status_code == 302
+    assert any("at most" in message for message in _messages(response))
+    lead.refresh_from_db()
+    assert lead.owner is None
+    assert not OwnerChange.objects.exists()

@@ -75,3 +75,15 @@ def test_impossible_merges_are_refused_and_change_nothing(marketer, case):
         merge_leads(survivor_id=survivor.pk, duplicate_id=other.pk, actor=marketer)
 
     assert LeadMerge.objects.count() == merges
+
+
+def test_an_owner_taken_over_from_the_duplicate_is_recorded(marketer, sales_rep):
+    survivor = LeadFactory(owner=None)
+    duplicate = LeadFactory(owner=sales_rep)
+
+    merge_leads(survivor_id=survivor.pk, duplicate_id=duplicate.pk, actor=marketer)
+
+    survivor.refresh_from_db()
+    assert survivor.owner == sales_rep
+    change = OwnerChange.objects.get(lead=survivor)
+    assert (change.from_owner, change.to_owner, change.actor) == (None, sales_rep, marketer)

@@ -319,3 +319,16 @@ def test_a_lead_nothing_was_merged_into_shows_no_merge_history(client, marketer,
 
     assert response.context["merges"] == []
     assert "Merged into this lead" not in response.content.decode()
+
+
+@pytest.mark.parametrize("typed", ["²", "١٢", "#³"])
+def test_unicode_digits_in_the_duplicate_lookup_get_a_form_error_not_a_crash(
+    client, marketer, typed
+):
+    survivor = LeadFactory()
+    client.force_login(marketer)
+
+    response = client.get(reverse("leads:merge", args=[survivor.pk]), {"duplicate": typed})
+
+    assert response.status_code == 200
+    assert LeadMerge.objects.count() == 0
