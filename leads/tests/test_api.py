@@ -847,3 +847,16 @@ def test_a_lead_merged_while_its_events_arrive_is_named_and_nothing_is_saved(ali
     assert response.status_code == 400
     assert list(response.json()["errors"]) == ["1"]
     assert Event.objects.count() == 0
+
+
+def test_an_event_for_a_merged_away_address_lands_on_the_survivor(alice, marketer):
+    from leads.services.merge import merge_leads
+
+    survivor = LeadFactory(email="nieuw@kroon.nl")
+    duplicate = LeadFactory(email="oud@kroon.nl")
+    merge_leads(survivor_id=survivor.pk, duplicate_id=duplicate.pk, actor=marketer)
+
+    response = alice.post(EVENTS, {"email": "oud@kroon.nl", "type": "page_view"}, format="json")
+
+    assert response.status_code == 201, response.content
+    assert Event.objects.get().lead == survivor
