@@ -56,6 +56,14 @@ def _row_errors(job: ImportJob, limit: int | None = None) -> list[dict]:
     return _problems(job, entries[:limit])
 
 
+def _visible_jobs(user):
+    """Imports hold the addresses of people who were never imported (their rejected rows):
+    the uploader sees their own, and only roles that may export every lead see all."""
+    if user.has_perm("leads.export_leads"):
+        return ImportJob.objects.all()
+    return ImportJob.objects.filter(created_by=user)
+
+
 @add_lead_required
 def upload(request: HttpRequest):
     if request.method == "POST":
@@ -67,7 +75,7 @@ def upload(request: HttpRequest):
             return redirect("imports:mapping", pk=job.pk)
     else:
         form = UploadForm()
-    jobs = ImportJob.objects.select_related("created_by").recent()[:20]
+    jobs = _visible_jobs(request.user).select_related("created_by").recent()[:20]
     return render(
         request,
         "imports/upload.html",
@@ -100,7 +108,7 @@ def mapping(request: HttpRequest, pk: int):
 
 @add_lead_required
 def detail(request: HttpRequest, pk: int):
-    job = get_object_or_404(ImportJob.objects.select_related("created_by"), pk=pk)
+    job = get_object_or_404(_visible_jobs(request.user).select_related("created_by"), pk=pk)
     context = {
         "job": job,
         "is_uploader": job.created_by_id == request.user.pk,
@@ -124,7 +132,7 @@ def start(request: HttpRequest, pk: int):
 
 @add_lead_required
 def errors_csv(request: HttpRequest, pk: int):
-    job = get_object_or_404(ImportJob, pk=pk)
+    job = get_object_or_404(_visible_jobs(request.user), pk=pk)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
     # The byte order mark makes Excel read UTF-8; the file's own separator suits its Excel.

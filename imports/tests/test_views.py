@@ -157,7 +157,7 @@ def test_the_progress_is_polled_as_a_partial_until_the_import_is_done(client, ma
 
 def test_the_row_errors_download_as_csv_with_formulas_neutralised(client, sales_rep):
     job = ImportJobFactory(status=ImportStatus.DONE, mapping=["email", "first_name"],
-                           started_at="2025-01-01T10:00Z")  # fmt: skip
+                           started_at="2025-01-01T10:00Z", created_by=sales_rep)  # fmt: skip
     ImportRowError.objects.create(
         job=job, row_number=3, email='=HYPERLINK("http://x")', errors={"email": ["Invalid."]}
     )
@@ -248,3 +248,17 @@ def test_the_upload_page_lists_recent_imports_and_the_nav_links_to_it(client, ma
     assert "klanten.csv" in html
     assert f'href="{reverse("imports:upload")}"' in html
     assert "<script>" not in html and "style=" not in html
+
+
+def test_a_sales_rep_sees_only_their_own_imports_and_their_rejected_rows(
+    client, sales_rep, marketer
+):
+    theirs = ImportJobFactory(status=ImportStatus.DONE, created_by=marketer)
+    ImportRowError.objects.create(
+        job=theirs, row_number=2, email="never.imported@example.nl", errors={"email": ["x"]}
+    )
+    client.force_login(sales_rep)
+
+    assert client.get(reverse("imports:detail", args=[theirs.pk])).status_code == 404
+    assert client.get(reverse("imports:errors", args=[theirs.pk])).status_code == 404
+    assert "never.imported" not in client.get(reverse("imports:upload")).content.decode()

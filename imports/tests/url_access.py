@@ -3,6 +3,8 @@
 from imports.tests.factories import ImportJobFactory
 from tests.access import FORBIDDEN, LOGIN, NOT_ALLOWED, OK, Row, expect
 
+NOT_FOUND = 404
+
 
 def _someone_elses_import() -> dict:
     return {"pk": ImportJobFactory().pk}
@@ -11,12 +13,15 @@ def _someone_elses_import() -> dict:
 ROWS: dict[str, Row] = {
     # Importing is adding leads: every role may, a user without a role may not.
     "imports:upload": Row(expect(anonymous=LOGIN, users=OK, no_role_user=FORBIDDEN)),
-    # Colleagues who add leads may follow an import and read its errors...
+    # Someone else's import and its rejected rows: roles that may export every lead see it;
+    # a sales rep sees only their own imports...
     "imports:detail": Row(
-        expect(anonymous=LOGIN, users=OK, no_role_user=FORBIDDEN), kwargs=_someone_elses_import
+        expect(anonymous=LOGIN, users=OK, sales_rep=NOT_FOUND, no_role_user=FORBIDDEN),
+        kwargs=_someone_elses_import,
     ),
     "imports:errors": Row(
-        expect(anonymous=LOGIN, users=OK, no_role_user=FORBIDDEN), kwargs=_someone_elses_import
+        expect(anonymous=LOGIN, users=OK, sales_rep=NOT_FOUND, no_role_user=FORBIDDEN),
+        kwargs=_someone_elses_import,
     ),
     # ...but only its uploader chooses its columns and starts it.
     "imports:mapping": Row(expect(anonymous=LOGIN, users=FORBIDDEN), kwargs=_someone_elses_import),
