@@ -16,6 +16,8 @@ from typing import IO
 
 from django.utils.translation import gettext as _
 
+from leads.services.export import neutralise_formula
+
 # Dutch Excel writes ";", English Excel ",", "Unicode text" exports a tab.
 DELIMITERS = (";", ",", "\t")
 SAMPLE_ROWS = 3
@@ -153,11 +155,7 @@ def batched(items: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
-# Spreadsheets run a cell that starts with one of these as a formula ("CSV injection").
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
 def safe_cell(value: object) -> str:
-    """`value` as a CSV cell a spreadsheet shows as text and never runs as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    """`value` as a CSV cell a spreadsheet shows as text and never runs as a formula, by the
+    same rule as every other export."""
+    return neutralise_formula("" if value is None else str(value))

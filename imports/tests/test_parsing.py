@@ -87,7 +87,8 @@ def test_trailing_empty_header_cells_from_excel_are_allowed():
     [
         ('=HYPERLINK("http://evil")', '\'=HYPERLINK("http://evil")'),
         ("+31 6 1234", "'+31 6 1234"),
-        ("-2", "'-2"),
+        ("-2", "-2"),  # a plain number runs nothing
+        ("-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"),
         ("@SUM(A1)", "'@SUM(A1)"),
         ("Sanne", "Sanne"),
         (17, "17"),
