@@ -84,6 +84,7 @@ class LeadsView(ApiView):
             ordering=params["ordering"],
             cursor=params.get("cursor"),
             page_size=params.get("page_size"),
+            split_by=("stage", sorted(params["stage"])) if params.get("stage") else None,
         )
         return paginator.get_paginated_response(LeadSerializer(page, many=True).data)
 

@@ -526,6 +526,25 @@ def test_pages_follow_each_other_without_gaps_or_repeats_also_among_equal_scores
     assert [len(page) for page in pages] == [3, 3, 3, 1]
 
 
+def test_pages_of_several_stages_interleave_by_score_forwards_and_back(alice):
+    scores = {"contact": [5, 7, 7, 1, 9], "nurture": [7, 6, 7, 2], "mql": [8, 8]}
+    leads = [
+        LeadFactory(stage=stage, score=score) for stage, row in scores.items() for score in row
+    ]
+    chosen = [lead for lead in leads if lead.stage in ("contact", "nurture")]
+    expected = [lead.pk for lead in sorted(chosen, key=lambda lead: (-lead.score, -lead.pk))]
+
+    seen, url, last = [], f"{LEADS}?stage=contact&stage=nurture&page_size=4", None
+    while url:
+        last = alice.get(url)
+        seen += _ids(last)
+        url = last.json()["next"]
+    back = alice.get(last.json()["previous"])
+
+    assert seen == expected
+    assert _ids(back) == expected[4:8]
+
+
 def test_the_previous_link_goes_back_one_page(alice):
     for score in range(10):
         LeadFactory(score=score)
