@@ -10,7 +10,7 @@ from accounts.models import User
 from consent.models import NoticeVersion
 from leads.filters import owner_choices, possible_owners
 from leads.models import Lead
-from leads.normalise import normalise_email, normalise_phone
+from leads.normalise import normalise_email, normalise_phone, parse_amount
 from leads.services.profile import EDITABLE_FIELDS
 from leads.validation import LeadDataForm
 
@@ -23,9 +23,9 @@ class LeadProfileForm(forms.ModelForm):
 
     # Wider than the column: people type spaces, dashes and brackets; E.164 fits in 16.
     phone = forms.CharField(label=_("Phone"), max_length=40, required=False)
-    company_size = forms.IntegerField(
-        label=_("Company size (employees)"), min_value=1, max_value=10_000_000, required=False
-    )
+    # The same fields as every capture channel, so an edit accepts what capture accepts.
+    company_size = LeadDataForm.base_fields["company_size"]
+    budget = LeadDataForm.base_fields["budget"]
 
     class Meta:
         model = Lead
@@ -60,6 +60,12 @@ class LeadProfileForm(forms.ModelForm):
         if others.exists():
             raise forms.ValidationError(EMAIL_TAKEN, code="taken")
         return email
+
+    def clean_budget(self):
+        try:
+            return parse_amount(self.cleaned_data["budget"])
+        except ValueError as error:
+            raise forms.ValidationError(str(error), code="invalid") from error
 
     def clean(self):
         cleaned = super().clean()

@@ -50,7 +50,7 @@ from leads.services.capture import (
 )
 from leads.services.export import export_leads_csv
 from leads.services.merge import MergeRefused, merge_leads
-from leads.services.profile import update_lead_profile
+from leads.services.profile import LeadMerged, update_lead_profile
 
 add_lead_required = permission_required("leads.add_lead", raise_exception=True)
 merge_leads_required = permission_required("leads.merge_leads", raise_exception=True)
@@ -200,6 +200,9 @@ def lead_edit(request: HttpRequest, pk: int) -> HttpResponse:
         changes = {field: form.cleaned_data[field] for field in form.changed_data}
         try:
             update_lead_profile(lead=lead, actor=request.user, changes=changes)
+        except LeadMerged as merged:
+            messages.warning(request, _("This lead was merged meanwhile; nothing was saved."))
+            return redirect("leads:detail", pk=merged.survivor_id)
         except IntegrityError as error:
             # Another lead took this address between the form's check and the save.
             if "lead_one_active_per_email" not in str(error):

@@ -34,7 +34,7 @@ from leads.api.serializers import (
 from leads.models import Lead, Source
 from leads.services.capture import CaptureContext, CaptureRejected, capture_lead
 from leads.services.events import LeadsGone, record_events
-from leads.services.profile import update_lead_profile
+from leads.services.profile import LeadMerged, update_lead_profile
 
 TAG = ["leads"]
 
@@ -154,6 +154,14 @@ class LeadView(ApiView):
             lead = update_lead_profile(
                 lead=lead, actor=request.user, changes=payload.validated_data
             )
+        except LeadMerged as merged:
+            raise ValidationError(
+                {
+                    "detail": [
+                        _("This lead was merged into lead %(id)s.") % {"id": merged.survivor_id}
+                    ]
+                }
+            ) from merged
         except IntegrityError as error:
             # Another lead took the address between our check and the save.
             raise ValidationError({"email": [EMAIL_TAKEN]}) from error

@@ -19,6 +19,14 @@ EDITABLE_FIELDS = [
 ]  # fmt: skip
 
 
+class LeadMerged(Exception):
+    """The lead was merged into another meanwhile; edit the survivor instead."""
+
+    def __init__(self, survivor_id: int):
+        self.survivor_id = survivor_id
+        super().__init__(survivor_id)
+
+
 def update_lead_profile(*, lead: Lead, actor: User, changes: dict[str, Any]) -> Lead:
     """Save corrected profile fields of `lead` and ask for it to be scored again.
 
@@ -32,6 +40,8 @@ def update_lead_profile(*, lead: Lead, actor: User, changes: dict[str, Any]) -> 
     with transaction.atomic():
         # Lock the row so a capture updating the same lead meanwhile is not overwritten.
         locked = Lead.objects.select_for_update().get(pk=lead.pk)
+        if locked.merged_into_id is not None:
+            raise LeadMerged(locked.merged_into_id)
         if not changes:
             return locked
         for name, value in changes.items():

@@ -4,6 +4,7 @@ import csv
 import io
 import re
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.contrib.messages import get_messages
@@ -559,3 +560,33 @@ def test_an_export_request_without_a_scope_is_refused_kindly(client, marketer):
 
     assert response.status_code == 302
     assert len(_messages(response)) == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("typed", "stored"), [("25.000,00", Decimal("25000.00")), ("-500", None), ("veel", None)]
+)
+def test_the_edit_form_reads_amounts_as_capture_does(client, marketer, typed, stored):
+    lead = LeadFactory(**(PROFILE | {"company_size": None, "budget": None}))
+    client.force_login(marketer)
+
+    response = client.post(_edit(lead), PROFILE | {"budget": typed})
+
+    lead.refresh_from_db()
+    assert lead.budget == stored
+    assert response.status_code == (302 if stored is not None else 200)
+
+
+@pytest.mark.django_db
+def test_the_profile_service_refuses_a_lead_merged_meanwhile(marketer):
+    from leads.services.merge import merge_leads
+    from leads.services.profile import LeadMerged
+
+    survivor, duplicate = LeadFactory(), LeadFactory(job_title="Inkoper")
+    merge_leads(survivor_id=survivor.pk, duplicate_id=duplicate.pk, actor=marketer)
+
+    with pytest.raises(LeadMerged):
+        update_lead_profile(lead=duplicate, actor=marketer, changes={"job_title": "CEO"})
+
+    duplicate.refresh_from_db()
+    assert duplicate.job_title == "Inkoper"
