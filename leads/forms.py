@@ -56,7 +56,7 @@ class LeadProfileForm(forms.ModelForm):
 
     def clean_email(self) -> str:
         email = normalise_email(self.cleaned_data["email"])
-        others = Lead.objects.active().filter(email=email).exclude(pk=self.instance.pk)
+        others = Lead.objects.holding_address(email, besides=self.instance)
         if others.exists():
             raise forms.ValidationError(EMAIL_TAKEN, code="taken")
         return email

@@ -60,6 +60,12 @@ class LeadQuerySet(models.QuerySet):
     def owned_by(self, user) -> "LeadQuerySet":
         return self.filter(owner=user)
 
+    def holding_address(self, email: str, *, besides: "Lead") -> "LeadQuerySet":
+        """Other people's leads with this address: active ones, and merged-away ones (their
+        address now reaches their survivor). Leads merged into `besides` are the same
+        person, so they do not count."""
+        return self.filter(email=email).exclude(pk=besides.pk).exclude(merged_into=besides)
+
 
 class Lead(models.Model):
     """A person in the database, from first contact to outcome.

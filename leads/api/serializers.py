@@ -180,7 +180,7 @@ class LeadProfileSerializer(LeadFieldsSerializer):
             raise serializers.ValidationError(errors)
         changes = {name: form.cleaned_data[name] for name in given}
         email = changes.get("email")
-        if email and Lead.objects.active().filter(email=email).exclude(pk=lead.pk).exists():
+        if email and Lead.objects.holding_address(email, besides=lead).exists():
             raise serializers.ValidationError({"email": [EMAIL_TAKEN]})
         return changes
 

@@ -590,3 +590,25 @@ def test_the_profile_service_refuses_a_lead_merged_meanwhile(marketer):
 
     duplicate.refresh_from_db()
     assert duplicate.job_title == "Inkoper"
+
+
+@pytest.mark.django_db
+def test_an_address_of_a_lead_merged_into_another_cannot_be_taken_by_a_third(client, marketer):
+    from leads.services.merge import merge_leads
+
+    survivor = LeadFactory(email="s@kroon.nl")
+    merge_leads(
+        survivor_id=survivor.pk,
+        duplicate_id=LeadFactory(email="oud@kroon.nl").pk,
+        actor=marketer,
+    )
+    third = LeadFactory(**(PROFILE | {"company_size": None, "budget": None}))
+    client.force_login(marketer)
+
+    refused = client.post(_edit(third), PROFILE | {"email": "oud@kroon.nl"})
+    allowed = client.post(_edit(survivor), PROFILE | {"email": "oud@kroon.nl"})
+
+    assert refused.status_code == 200 and "email" in refused.context["form"].errors
+    assert allowed.status_code == 302
+    survivor.refresh_from_db()
+    assert survivor.email == "oud@kroon.nl"
