@@ -6,7 +6,7 @@ This app depends on nothing else of ours: a record names its data subject by the
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
@@ -20,6 +20,17 @@ class LegalBasis(models.TextChoices):
 class PurposeQuerySet(models.QuerySet):
     def active(self) -> "PurposeQuerySet":
         return self.filter(is_active=True)
+
+    def with_grantable(self) -> "PurposeQuerySet":
+        """Annotates `grantable`: consent can be granted for an active purpose with a notice
+        text, never for one nobody can be shown the wording of."""
+        has_notice = Exists(NoticeVersion.objects.filter(purpose=OuterRef("pk")))
+        return self.annotate(
+            grantable=ExpressionWrapper(Q(is_active=True) & Q(has_notice), BooleanField())
+        )
+
+    def grantable(self) -> "PurposeQuerySet":
+        return self.with_grantable().filter(grantable=True)
 
 
 class Purpose(models.Model):

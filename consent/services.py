@@ -4,7 +4,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 
 from consent.models import ConsentMethod, ConsentRecord, NoticeVersion, Purpose
@@ -31,7 +30,7 @@ class UnknownPurpose(ValueError):
 
 def active_purpose_keys() -> set[str]:
     """Keys of the purposes consent can be granted for now: active, with a notice text."""
-    return set(Purpose.objects.active().filter(notices__isnull=False).values_list("key", flat=True))
+    return set(Purpose.objects.grantable().values_list("key", flat=True))
 
 
 @dataclass(frozen=True)
@@ -53,12 +52,10 @@ class PurposeRules:
 
 def purpose_rules(keys: Iterable[str]) -> PurposeRules:
     grantable, existing = set(), set()
-    purposes = Purpose.objects.filter(key__in=set(keys)).annotate(
-        has_notice=Exists(NoticeVersion.objects.filter(purpose=OuterRef("pk")))
-    )
-    for key, is_active, has_notice in purposes.values_list("key", "is_active", "has_notice"):
+    purposes = Purpose.objects.filter(key__in=set(keys)).with_grantable()
+    for key, may_grant in purposes.values_list("key", "grantable"):
         existing.add(key)
-        if is_active and has_notice:
+        if may_grant:
             grantable.add(key)
     return PurposeRules(grantable=frozenset(grantable), existing=frozenset(existing))
 
@@ -76,21 +73,17 @@ def current_notices(purpose_keys: Iterable[str]) -> dict[str, NoticeVersion]:
     keys = set(purpose_keys)
     if not keys:
         return {}
-    notices = _newest_notices_portable(keys)
-    missing = keys - set(notices)
+    newest: dict[str, NoticeVersion] = {}
+    # Ascending versions: the last one seen per purpose is its newest.
+    for notice in (
+        NoticeVersion.objects.filter(purpose__key__in=keys, purpose__is_active=True)
+        .select_related("purpose")
+        .order_by("version")
+    ):
+        newest[notice.purpose.key] = notice
+    missing = keys - set(newest)
     if missing:
         raise UnknownPurpose(missing)
-    return notices
-
-
-def _newest_notices_portable(keys: set[str]) -> dict[str, NoticeVersion]:
-    newest: dict[str, NoticeVersion] = {}
-    for notice in NoticeVersion.objects.filter(
-        purpose__key__in=keys, purpose__is_active=True
-    ).select_related("purpose"):
-        known = newest.get(notice.purpose.key)
-        if known is None or notice.version > known.version:
-            newest[notice.purpose.key] = notice
     return newest
 
 
@@ -162,10 +155,6 @@ def consent_status(subject_id: int) -> dict[str, ConsentRecord]:
     ):
         latest[record.purpose.key] = record
     return latest
-
-
-def purposes_for_forms() -> list[Purpose]:
-    return list(Purpose.objects.active().prefetch_related("notices"))
 
 
 def move_subject(*, from_subject_id: int, to_subject_id: int) -> int:

@@ -209,13 +209,13 @@ def _addresses_in_use(emails: set[str]) -> dict[str, str]:
     """
     found: dict[str, str] = {}
     for chunk in batched(sorted(emails), BATCH_SIZE):
-        for email, survivor in Lead.objects.filter(email__in=chunk).values_list(
-            "email", "merged_into__email"
+        for email, reaches, merged in Lead.objects.reached_by(chunk).values_list(
+            "email", "reaches_email", "merged_into"
         ):
-            if survivor:
-                found[email] = survivor
+            if merged:
+                found[email] = reaches
             else:
-                found.setdefault(email, email)
+                found.setdefault(email, reaches)
     return found
 
 

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
@@ -59,6 +60,16 @@ class LeadQuerySet(models.QuerySet):
 
     def owned_by(self, user) -> "LeadQuerySet":
         return self.filter(owner=user)
+
+    def reached_by(self, emails) -> "LeadQuerySet":
+        """Leads, active or merged away, holding one of these addresses. `reaches_id` and
+        `reaches_email` name the lead a capture of that address updates: the lead itself, or
+        for a merged-away one its survivor (merging re-points older merges at the newest
+        survivor, so one hop is enough)."""
+        return self.filter(email__in=emails).annotate(
+            reaches_id=Coalesce("merged_into_id", "id"),
+            reaches_email=Coalesce("merged_into__email", "email"),
+        )
 
     def holding_address(self, email: str, *, besides: "Lead") -> "LeadQuerySet":
         """Other people's leads with this address: active ones, and merged-away ones (their

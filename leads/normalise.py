@@ -19,10 +19,6 @@ def normalise_email(raw: str) -> str:
     return raw.strip().lower()
 
 
-def email_domain(email: str) -> str:
-    return email.rpartition("@")[2]
-
-
 def normalise_phone(raw: str, *, country: str = "") -> str:
     """E.164 (+31612345678). A number without country code is read as one of `country`,
     or Dutch when the country is not known."""

@@ -424,13 +424,14 @@ def _resolve_leads(items) -> tuple[dict[int | str, int], dict[int | str, str]]:
                 "id": pk,
                 "survivor": merged_into,
             }
-    for email, pk in Lead.objects.active().filter(email__in=emails).values_list("email", "pk"):
-        resolved[email] = pk
     # An address of a merged-away lead belongs to its survivor now, as it does for capture.
-    for email, survivor in Lead.objects.filter(
-        email__in=emails - set(resolved), merged_into__isnull=False
-    ).values_list("email", "merged_into"):
-        resolved[email] = survivor
+    for email, reaches, merged in Lead.objects.reached_by(emails).values_list(
+        "email", "reaches_id", "merged_into"
+    ):
+        if merged:
+            resolved[email] = reaches
+        else:
+            resolved.setdefault(email, reaches)
     for key in (ids | emails) - set(resolved) - set(unknown):
         unknown[key] = (
             _("No lead has this e-mail address.") if isinstance(key, str) else _("No such lead.")

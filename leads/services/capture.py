@@ -144,10 +144,9 @@ def _resolve_merged_addresses(valid: list[tuple[int, dict, CaptureRow]]) -> None
     """Send an address that belonged to a merged-away lead to the lead it was merged into:
     the person is the survivor now, under whichever address they use."""
     survivors = dict(
-        Lead.objects.filter(
-            email__in={cleaned["email"] for _index, cleaned, _row in valid},
-            merged_into__isnull=False,
-        ).values_list("email", "merged_into__email")
+        Lead.objects.reached_by({cleaned["email"] for _index, cleaned, _row in valid})
+        .filter(merged_into__isnull=False)
+        .values_list("email", "reaches_email")
     )
     for _index, cleaned, _row in valid:
         if cleaned["email"] in survivors:
@@ -372,7 +371,3 @@ def _capture_in_one_statement(prepared, context, now, occurred_at) -> dict[int, 
         first_row_of.setdefault(lead_id, row_number)
         results[row_number] = CaptureResult(lead_id=lead_id, created=created, event_id=event_id)
     return results
-
-
-def default_event_type(channel: Source) -> EventType:
-    return EventType.FORM_SUBMISSION if channel == Source.WEB_FORM else EventType.CAPTURE
