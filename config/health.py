@@ -1,5 +1,7 @@
 """Liveness and readiness for load balancers and `docker compose` health checks."""
 
+import functools
+
 import redis
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -17,18 +19,20 @@ def database_status(alias: str = "default") -> str:
     return "ok"
 
 
+@functools.cache
+def _redis_client(url: str) -> redis.Redis:
+    # One client, and so one small connection pool, per process: a probe every few seconds
+    # then reuses its connection instead of opening (and closing) one each time.
+    return redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+
+
 def broker_status() -> str:
     if not settings.REDIS_URL:
         return "eager"
-    # A client of its own, closed at once: a health probe every few seconds must not leave a
-    # connection pool behind each time.
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
     try:
-        client.ping()
+        _redis_client(settings.REDIS_URL).ping()
     except redis.RedisError:
         return "down"
-    finally:
-        client.close()
     return "ok"
 
 

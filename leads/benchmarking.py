@@ -186,7 +186,7 @@ class GunicornServer:
 
 
 @dataclass
-class LoadResult:
+class HttpLoad:
     requests: int
     errors: int
     seconds: float
@@ -231,7 +231,7 @@ def load(
     body_factory=None,
     concurrency: int = 8,
     seconds: float = 10.0,
-) -> LoadResult:
+) -> HttpLoad:
     """Hit `path` from `concurrency` processes for `seconds`; a new connection per request."""
     jobs = [
         (server.port, method, path, headers or {}, body_factory, number, seconds)
@@ -245,7 +245,7 @@ def load(
     for _n, _errors, _latencies, part_statuses in parts:
         for status, count in part_statuses.items():
             statuses[status] = statuses.get(status, 0) + count
-    return LoadResult(
+    return HttpLoad(
         requests=sum(part[0] for part in parts),
         errors=sum(part[1] for part in parts),
         seconds=elapsed,
