@@ -2,6 +2,7 @@
 
 import logging
 import time
+from collections.abc import Iterable
 
 from celery import Celery, current_app
 from django.conf import settings
@@ -21,8 +22,13 @@ def request_task(task: str, *args, dedupe_key: str = "") -> None:
     Call it inside the transaction of the change that needs the task. With Redis the row
     waits for the relay; without Redis (eager mode) the task runs in-process on commit.
     """
+    request_tasks([(task, list(args), dedupe_key)])
+
+
+def request_tasks(requests: Iterable[tuple[str, list, str]]) -> None:
+    """Several `request_task` calls in one insert: (task, args, dedupe key) each."""
     OutboxMessage.objects.bulk_create(
-        [OutboxMessage(task=task, args=list(args), dedupe_key=dedupe_key)],
+        [OutboxMessage(task=task, args=args, dedupe_key=key) for task, args, key in requests],
         # A pending row with the same key already asks for the same work.
         ignore_conflicts=True,
     )

@@ -10,7 +10,7 @@ from django.db.models.functions import Coalesce, Greatest
 
 from leads.models import Event, EventType, Lead
 from leads.services.capture import RESCORE_TASK
-from outbox.services import request_task
+from outbox.services import request_tasks
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,5 @@ def record_events(*, events: Sequence[NewEvent], actor=None) -> list[Event]:
         Lead.objects.filter(pk__in=lead_ids).update(
             last_activity_at=Greatest(Coalesce("last_activity_at", batch_newest), batch_newest)
         )
-        for lead_id in lead_ids:
-            request_task(RESCORE_TASK, lead_id, dedupe_key=f"rescore:{lead_id}")
+        request_tasks((RESCORE_TASK, [lead_id], f"rescore:{lead_id}") for lead_id in lead_ids)
     return recorded
