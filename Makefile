@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/leadladder_bench
+# As in production, tasks go through a broker: capture only writes its outbox row.
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/0
 
 .PHONY: install run serve test lint format worker bench migrations messages clean
 
@@ -43,7 +45,8 @@ worker: install
 bench: install
 	DATABASE_URL=$${DATABASE_URL:-$(BENCH_DATABASE_URL)} $(BIN)/python scripts/ensure_database.py
 	DATABASE_URL=$${DATABASE_URL:-$(BENCH_DATABASE_URL)} $(BIN)/python manage.py migrate --no-input
-	DATABASE_URL=$${DATABASE_URL:-$(BENCH_DATABASE_URL)} $(BIN)/python manage.py bench $(ARGS)
+	DATABASE_URL=$${DATABASE_URL:-$(BENCH_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(BENCH_REDIS_URL)} \
+		$(BIN)/python manage.py bench $(ARGS)
 
 migrations: install
 	$(BIN)/python manage.py makemigrations

@@ -99,10 +99,18 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A dead database must fail a request fast, not hang a worker.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+    # Hot statements run through config.db.prepared_cursor are prepared after this many runs
+    # on a connection. Set it empty behind a pooler that cannot keep prepared statements
+    # (PgBouncer before 1.21 in transaction mode).
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = (
+        env.int("DATABASE_PREPARE_THRESHOLD", default=5)
+        if env("DATABASE_PREPARE_THRESHOLD", default="5")
+        else None
+    )
     DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_leadladder")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -205,9 +213,11 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Leadladder <noreply@lead
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- API -------------------------------------------------------------------------------------
+# How long a process trusts a token check it made (see api.authentication); 0: never.
+API_TOKEN_CACHE_SECONDS = env.float("API_TOKEN_CACHE_SECONDS", default=5.0)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "api.authentication.RoleTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

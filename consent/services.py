@@ -42,6 +42,15 @@ class PurposeRules:
     grantable: frozenset[str]
     existing: frozenset[str]
 
+    @classmethod
+    def of(cls, purposes: Iterable[tuple[str, bool]]) -> "PurposeRules":
+        """From (key, grantable) pairs of the purposes that exist."""
+        purposes = list(purposes)
+        return cls(
+            grantable=frozenset(key for key, grantable in purposes if grantable),
+            existing=frozenset(key for key, _grantable in purposes),
+        )
+
     def refused(self, choices: Iterable[ConsentGiven]) -> set[str]:
         return {
             choice.purpose_key
@@ -50,14 +59,13 @@ class PurposeRules:
         }
 
 
+def purposes_named(keys: Iterable[str]):
+    """The purposes with these keys that exist, each annotated `grantable`."""
+    return Purpose.objects.filter(key__in=set(keys)).with_grantable()
+
+
 def purpose_rules(keys: Iterable[str]) -> PurposeRules:
-    grantable, existing = set(), set()
-    purposes = Purpose.objects.filter(key__in=set(keys)).with_grantable()
-    for key, may_grant in purposes.values_list("key", "grantable"):
-        existing.add(key)
-        if may_grant:
-            grantable.add(key)
-    return PurposeRules(grantable=frozenset(grantable), existing=frozenset(existing))
+    return PurposeRules.of(purposes_named(keys).values_list("key", "grantable"))
 
 
 def unknown_purposes(choices: Iterable[ConsentGiven]) -> set[str]:

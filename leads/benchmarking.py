@@ -140,7 +140,7 @@ def _free_port() -> int:
 class GunicornServer:
     """gunicorn serving config.bench_urls on a free loopback port, as production would."""
 
-    def __init__(self, workers: int = 4):
+    def __init__(self, workers: int = 5):
         self.workers = workers
         self.port = _free_port()
         self.process = None
@@ -196,6 +196,20 @@ class HttpLoad:
     @property
     def per_second(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    @classmethod
+    def combined(cls, parts: list[HttpLoad]) -> HttpLoad:
+        statuses: dict[int, int] = {}
+        for part in parts:
+            for status, count in part.statuses.items():
+                statuses[status] = statuses.get(status, 0) + count
+        return cls(
+            requests=sum(part.requests for part in parts),
+            errors=sum(part.errors for part in parts),
+            seconds=sum(part.seconds for part in parts),
+            latencies_ms=[latency for part in parts for latency in part.latencies_ms],
+            statuses=statuses,
+        )
 
 
 def _load_worker(args) -> tuple[int, int, list[float], dict[int, int]]:

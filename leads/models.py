@@ -116,10 +116,13 @@ class Lead(models.Model):
         blank=True,
         related_name="owned_leads",
     )
-    stage = models.CharField(_("stage"), max_length=16, choices=Stage, default=Stage.CONTACT)
-    score = models.IntegerField(_("score"), default=0)
-    fit_score = models.IntegerField(_("fit score"), default=0)
-    engagement_score = models.IntegerField(_("engagement score"), default=0)
+    # Database defaults too: capture's raw INSERT leaves these to the database.
+    stage = models.CharField(
+        _("stage"), max_length=16, choices=Stage, default=Stage.CONTACT, db_default=Stage.CONTACT
+    )
+    score = models.IntegerField(_("score"), default=0, db_default=0)
+    fit_score = models.IntegerField(_("fit score"), default=0, db_default=0)
+    engagement_score = models.IntegerField(_("engagement score"), default=0, db_default=0)
     merged_into = models.ForeignKey(
         "self",
         verbose_name=_("merged into"),

@@ -10,6 +10,7 @@ durable commit): capture is the hottest write path and round trips are its cost.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +18,7 @@ from datetime import datetime
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from config.db import prepared_cursor
 from consent.models import ConsentMethod
 from consent.services import ConsentGiven, UnknownPurpose, purpose_rules, record_consents
 from leads.models import Event, EventType, Lead, Source
@@ -65,6 +67,7 @@ class CaptureResult:
     lead_id: int
     created: bool
     event_id: int
+    lead: Lead | None = None  # the lead as written, when the caller asked for it
 
 
 @dataclass(frozen=True)
@@ -94,64 +97,133 @@ def capture_lead(
     invalid; then nothing is written. Concurrent captures of one address give one lead and
     one event each.
     """
-    batch = capture_leads(rows=[CaptureRow(data=data, consents=consents)], context=context)
+    batch = capture_leads(
+        rows=[CaptureRow(data=data, consents=consents)], context=context, return_leads=True
+    )
     if batch.errors:
         raise CaptureRejected(batch.errors[0])
     return batch.results[0]
 
 
-def capture_leads(*, rows: Sequence[CaptureRow], context: CaptureContext) -> BatchCaptureResult:
+def capture_leads(
+    *, rows: Sequence[CaptureRow], context: CaptureContext, return_leads: bool = False
+) -> BatchCaptureResult:
     """Capture many leads at once (an import batch): the valid rows in one transaction.
 
     Each row is validated as `capture_lead` would; rejected rows are reported per index and
     the rest are written. Rows with the same address become one lead with one event each.
+    With `return_leads` each result carries the lead as written, so nobody reads it again.
     """
     errors: dict[int, dict[str, list[str]]] = {}
-    valid: list[tuple[int, dict, CaptureRow]] = []
-    keys = {choice.purpose_key for row in rows for choice in row.consents}
-    rules = purpose_rules(keys) if keys else None
+    checked: list[tuple[int, dict, CaptureRow]] = []
     for index, row in enumerate(rows):
         cleaned, row_errors = validate_lead_data(row.data)
-        unknown = rules.refused(row.consents) if rules else set()
-        if unknown:
-            row_errors.setdefault("consents", []).append(str(UnknownPurpose(unknown)))
         if row_errors:
             errors[index] = row_errors
             continue
         if not cleaned["source"]:
             cleaned["source"] = context.channel
-        valid.append((index, cleaned, row))
-    _resolve_merged_addresses(valid)
+        checked.append((index, cleaned, row))
     results: list[CaptureResult | None] = [None] * len(rows)
-    if valid:
-        now = timezone.now()
-        occurred_at = context.occurred_at or now
-        prepared = [
-            (index, cleaned, row, _event_properties(cleaned, context, row))
-            for index, cleaned, row in valid
-        ]
-        if _single_statement_capture():
-            written = _capture_in_one_statement(prepared, context, now, occurred_at)
-        else:
-            written = _capture_with_the_orm(prepared, context, now, occurred_at)
-        for index, result in written.items():
-            results[index] = result
+    now = timezone.now()
+    occurred_at = context.occurred_at or now
+    if _single_statement_capture():
+        # Optimistic: most captures name no merged-away address and no unusable purpose, so
+        # the statement checks both itself and writes nothing when it meets one; then it is
+        # run again with what it reported. One round trip in the common case.
+        facts = CaptureFacts()
+        for _attempt in range(3):
+            valid, refused = _apply_facts(checked, facts)
+            prepared = _prepared(valid, context)
+            written, blocked = (
+                _capture_in_one_statement(prepared, context, now, occurred_at, return_leads)
+                if prepared
+                else ({}, None)
+            )
+            if blocked is None:
+                break
+            facts = facts.learned(blocked)
+        else:  # pragma: no cover - merges and purpose edits racing three captures in a row
+            raise RuntimeError("capture kept meeting changed addresses or purposes")
+    else:
+        facts = _facts_by_the_orm(checked)
+        valid, refused = _apply_facts(checked, facts)
+        prepared = _prepared(valid, context)
+        written = _capture_with_the_orm(prepared, context, now, occurred_at) if prepared else {}
+    errors.update(refused)
+    for index, result in written.items():
+        results[index] = result
+    if written:
         tasks_requested()
     return BatchCaptureResult(results=results, errors=errors)
 
 
-def _resolve_merged_addresses(valid: list[tuple[int, dict, CaptureRow]]) -> None:
-    """Send an address that belonged to a merged-away lead to the lead it was merged into:
-    the person is the survivor now, under whichever address they use."""
+@dataclass(frozen=True)
+class CaptureFacts:
+    """What capture must know before writing: addresses of leads merged away (-> their
+    survivor's address) and consent choices that cannot be recorded."""
+
+    survivors: Mapping[str, str] = field(default_factory=dict)
+    refused_choices: frozenset[tuple[str, bool]] = frozenset()  # (purpose key, granted)
+
+    def refused(self, choices: Sequence[ConsentGiven]) -> set[str]:
+        return {
+            c.purpose_key for c in choices if (c.purpose_key, c.granted) in self.refused_choices
+        }
+
+    def learned(self, blocked: list[dict]) -> CaptureFacts:
+        """These facts plus what the capture statement reported (see CAPTURE_SQL)."""
+        survivors = dict(self.survivors)
+        refused = set(self.refused_choices)
+        for fact in blocked:
+            if fact["kind"] == "address":
+                survivors[fact["key"]] = fact["survivor"]
+            else:
+                refused.add((fact["key"], fact["granted"]))
+        return CaptureFacts(survivors=survivors, refused_choices=frozenset(refused))
+
+
+def _apply_facts(
+    checked: list[tuple[int, dict, CaptureRow]], facts: CaptureFacts
+) -> tuple[list[tuple[int, dict, CaptureRow]], dict[int, dict[str, list[str]]]]:
+    """The rows to write (an address of a merged-away lead sent to its survivor), and the
+    errors of rows with a consent that cannot be recorded."""
+    valid, errors = [], {}
+    for index, cleaned, row in checked:
+        unknown = facts.refused(row.consents)
+        if unknown:
+            errors[index] = {"consents": [str(UnknownPurpose(unknown))]}
+            continue
+        cleaned = dict(cleaned)
+        if cleaned["email"] in facts.survivors:
+            # The person is the survivor now, under whichever address they use.
+            cleaned["used_address"] = cleaned["email"]
+            cleaned["email"] = facts.survivors[cleaned["email"]]
+        valid.append((index, cleaned, row))
+    return valid, errors
+
+
+def _prepared(valid, context: CaptureContext) -> list:
+    return [
+        (index, cleaned, row, _event_properties(cleaned, context, row))
+        for index, cleaned, row in valid
+    ]
+
+
+def _facts_by_the_orm(checked: list[tuple[int, dict, CaptureRow]]) -> CaptureFacts:
+    """The facts read up front, for the ORM steps (SQLite)."""
+    emails = {cleaned["email"] for _index, cleaned, _row in checked}
+    choices = {(c.purpose_key, c.granted) for *_rest, row in checked for c in row.consents}
     survivors = dict(
-        Lead.objects.reached_by({cleaned["email"] for _index, cleaned, _row in valid})
+        Lead.objects.reached_by(emails)
         .filter(merged_into__isnull=False)
         .values_list("email", "reaches_email")
     )
-    for _index, cleaned, _row in valid:
-        if cleaned["email"] in survivors:
-            cleaned["used_address"] = cleaned["email"]
-            cleaned["email"] = survivors[cleaned["email"]]
+    rules = purpose_rules({key for key, _granted in choices})
+    refused = {
+        (key, granted) for key, granted in choices if rules.refused([ConsentGiven(key, granted)])
+    }
+    return CaptureFacts(survivors=survivors, refused_choices=frozenset(refused))
 
 
 def _event_properties(cleaned: dict, context: CaptureContext, row: CaptureRow) -> dict:
@@ -228,60 +300,74 @@ def _capture_orm_steps(cleaned, context, consents, properties, occurred_at) -> C
             recorded_by=context.actor,
         )
     request_task(RESCORE_TASK, lead.pk, dedupe_key=f"rescore:{lead.pk}")
-    return CaptureResult(lead_id=lead.pk, created=created, event_id=event.pk)
+    return CaptureResult(lead_id=lead.pk, created=created, event_id=event.pk, lead=lead)
 
 
 _INSERT_COLUMNS = [
     "email", *PROFILE_FIELDS, *NULLABLE_PROFILE_FIELDS, *FIRST_TOUCH_FIELDS, "is_decision_maker",
 ]  # fmt: skip
-_COLUMN_TYPES = {"company_size": "integer", "budget": "numeric", "is_decision_maker": "boolean"}
-_ON_CONFLICT_SET = ",\n        ".join(
+_ON_CONFLICT_SET = ", ".join(
     [
-        *(f"{c} = COALESCE(NULLIF(EXCLUDED.{c}, ''), leads_lead.{c})" for c in PROFILE_FIELDS),
-        *(f"{c} = COALESCE(EXCLUDED.{c}, leads_lead.{c})" for c in NULLABLE_PROFILE_FIELDS),
-        *(f"{c} = COALESCE(NULLIF(leads_lead.{c}, ''), EXCLUDED.{c})" for c in FIRST_TOUCH_FIELDS),
+        *(f"{c} = COALESCE(NULLIF(EXCLUDED.{c}, ''), l.{c})" for c in PROFILE_FIELDS),
+        *(f"{c} = COALESCE(EXCLUDED.{c}, l.{c})" for c in NULLABLE_PROFILE_FIELDS),
+        *(f"{c} = COALESCE(NULLIF(l.{c}, ''), EXCLUDED.{c})" for c in FIRST_TOUCH_FIELDS),
         "is_decision_maker = CASE WHEN EXCLUDED.seniority <> '' THEN EXCLUDED.is_decision_maker"
-        " ELSE leads_lead.is_decision_maker END",
+        " ELSE l.is_decision_maker END",
         "updated_at = EXCLUDED.updated_at",
-        "last_activity_at = GREATEST(leads_lead.last_activity_at, EXCLUDED.last_activity_at)",
+        "last_activity_at = GREATEST(l.last_activity_at, EXCLUDED.last_activity_at)",
     ]
-)
-_UNNEST_LEADS = ", ".join(
-    f"%(c{i})s::{_COLUMN_TYPES.get(c, 'text')}[]" for i, c in enumerate(_INSERT_COLUMNS)
 )
 
 # One statement: upsert the leads, add one event per row, the consents and one outbox row per
 # lead. The partial unique index on active addresses makes concurrent captures of one address
 # meet in ON CONFLICT instead of creating two leads; xmax = 0 tells an insert from an update.
 # Event ids are drawn up front so each input row learns its own.
-CAPTURE_SQL = f"""
-WITH incoming AS (
-    SELECT * FROM unnest({_UNNEST_LEADS}) AS t({", ".join(_INSERT_COLUMNS)})
+#
+# `blocked` lists what the caller did not know: an address of a lead merged away (whose
+# survivor the capture must update instead) and a consent choice that cannot be recorded (an
+# unknown purpose, or a grant for one switched off or without a notice: the same rule as
+# Purpose.with_grantable and PurposeRules). While it holds anything, nothing is written and
+# the last column reports it; see CaptureFacts.learned.
+#
+# The rows come in as three JSON documents rather than one array per column: dumping a few
+# JSON strings costs the driver far less than dumping some forty arrays, and the shorter
+# text (whitespace squeezed out below) stays within what psycopg caches the parsing of
+# (a test holds it there).
+_CAPTURE_SQL_TEXT = f"""
+WITH given AS (
+    SELECT * FROM jsonb_populate_recordset(NULL::leads_lead, %(leads)s::jsonb)
+),
+choices AS (
+    SELECT * FROM jsonb_to_recordset(%(choices)s::jsonb)
+        AS c(n integer, purpose_key text, granted boolean, notice_id bigint)
+),
+blocked AS (
+    SELECT 'address' AS kind, gone.email AS key, s.email AS survivor, NULL AS granted
+    FROM given JOIN leads_lead gone ON gone.email = given.email
+    JOIN leads_lead s ON s.id = gone.merged_into_id
+    UNION ALL
+    SELECT DISTINCT 'purpose', c.purpose_key, NULL, c.granted
+    FROM choices c LEFT JOIN consent_purpose p ON p.key = c.purpose_key
+    WHERE p.id IS NULL OR (c.granted AND NOT (p.is_active AND EXISTS (
+        SELECT 1 FROM consent_noticeversion v WHERE v.purpose_id = p.id)))
 ),
 upsert AS (
-    INSERT INTO leads_lead ({", ".join(_INSERT_COLUMNS)},
-        stage, score, fit_score, engagement_score, created_at, updated_at, last_activity_at)
-    SELECT {", ".join(_INSERT_COLUMNS)}, 'contact', 0, 0, 0, %(now)s, %(now)s, %(occurred)s
-    FROM incoming
-    ON CONFLICT (email) WHERE merged_into_id IS NULL DO UPDATE SET
-        {_ON_CONFLICT_SET}
-    RETURNING id, email, (xmax = 0) AS inserted
+    INSERT INTO leads_lead AS l ({", ".join(_INSERT_COLUMNS)},
+        created_at, updated_at, last_activity_at)
+    SELECT {", ".join(_INSERT_COLUMNS)}, %(now)s, %(now)s, %(occurred)s
+    FROM given WHERE NOT EXISTS (SELECT FROM blocked)
+    ON CONFLICT (email) WHERE merged_into_id IS NULL DO UPDATE SET {_ON_CONFLICT_SET}
+    RETURNING l.*, (xmax = 0) AS inserted
 ),
 touches AS (
     SELECT nextval(pg_get_serial_sequence('leads_event', 'id')) AS event_id, t.*
-    FROM unnest(%(row_numbers)s::integer[], %(row_emails)s::text[], %(properties)s::jsonb[])
-        AS t(row_number, email, properties)
+    FROM jsonb_to_recordset(%(touches)s::jsonb) AS t(n integer, email text, properties jsonb)
 ),
 events AS (
     INSERT INTO leads_event (id, lead_id, type, url, occurred_at, properties, created_at)
     SELECT touches.event_id, upsert.id, %(event_type)s, %(url)s, %(occurred)s,
         touches.properties, %(now)s
     FROM touches JOIN upsert ON upsert.email = touches.email
-),
-choices AS (
-    SELECT c.* FROM unnest(%(consent_rows)s::integer[], %(purpose_keys)s::text[],
-        %(granted)s::boolean[], %(notice_ids)s::bigint[])
-        AS c(row_number, purpose_key, granted, notice_id)
 ),
 consents AS (
     INSERT INTO consent_consentrecord (subject_id, purpose_id, granted, notice_id, method,
@@ -291,7 +377,7 @@ consents AS (
         %(method)s, %(source)s, %(ip)s::inet, %(user_agent)s,
         COALESCE(NULLIF(%(evidence)s, ''), 'event:' || touches.event_id), %(actor)s, %(now)s
     FROM choices
-    JOIN touches ON touches.row_number = choices.row_number
+    JOIN touches ON touches.n = choices.n
     JOIN upsert ON upsert.email = touches.email
     JOIN consent_purpose purpose ON purpose.key = choices.purpose_key
         AND (purpose.is_active OR NOT choices.granted)
@@ -307,9 +393,10 @@ outbox AS (
     SELECT %(task)s, jsonb_build_array(id), 'rescore:' || id, %(now)s, 0, '' FROM upsert
     ON CONFLICT DO NOTHING
 )
-SELECT touches.row_number, touches.event_id, upsert.id, upsert.inserted
-FROM touches JOIN upsert ON upsert.email = touches.email
+SELECT touches.n, touches.event_id, upsert.*, (SELECT jsonb_agg(b) FROM blocked b)
+FROM touches LEFT JOIN upsert ON upsert.email = touches.email
 """
+CAPTURE_SQL = re.sub(r"\s*([,()=])\s*", r"\1", re.sub(r"\s+", " ", _CAPTURE_SQL_TEXT)).strip()
 
 
 def _merged_by_address(prepared) -> dict[str, dict]:
@@ -331,27 +418,29 @@ def _merged_by_address(prepared) -> dict[str, dict]:
     return merged
 
 
-def _capture_in_one_statement(prepared, context, now, occurred_at) -> dict[int, CaptureResult]:
+def _capture_in_one_statement(
+    prepared, context, now, occurred_at, return_leads: bool
+) -> tuple[dict[int, CaptureResult], list[dict] | None]:
+    """Write the rows; or, when the statement met something `blocked`, nothing and that."""
     merged = _merged_by_address(prepared)
-    params: dict = {
-        f"c{i}": [lead[column] for lead in merged.values()]
-        for i, column in enumerate(_INSERT_COLUMNS)
-    }
-    consent_rows = [
-        (index, choice) for index, _cleaned, row, _props in prepared for choice in row.consents
+    leads = [{column: lead[column] for column in _INSERT_COLUMNS} for lead in merged.values()]
+    touches = [
+        {"n": index, "email": cleaned["email"], "properties": properties}
+        for index, cleaned, _row, properties in prepared
     ]
-    params |= {
+    choices = [
+        {"n": index, "purpose_key": c.purpose_key, "granted": c.granted, "notice_id": c.notice_id}
+        for index, _cleaned, row, _properties in prepared
+        for c in row.consents
+    ]
+    params = {
         "now": now,
         "occurred": occurred_at,
-        "row_numbers": [index for index, *_rest in prepared],
-        "row_emails": [cleaned["email"] for _index, cleaned, *_rest in prepared],
-        "properties": [json.dumps(props, default=str) for *_rest, props in prepared],
+        "leads": json.dumps(leads, default=str),
+        "touches": json.dumps(touches, default=str),
+        "choices": json.dumps(choices),
         "event_type": str(context.event_type),
         "url": context.url[:2000],
-        "consent_rows": [index for index, _choice in consent_rows],
-        "purpose_keys": [choice.purpose_key for _index, choice in consent_rows],
-        "granted": [choice.granted for _index, choice in consent_rows],
-        "notice_ids": [choice.notice_id for _index, choice in consent_rows],
         "method": str(context.consent_method),
         "source": context.consent_source[:500],
         "ip": context.ip_address,
@@ -360,14 +449,63 @@ def _capture_in_one_statement(prepared, context, now, occurred_at) -> dict[int, 
         "actor": getattr(context.actor, "pk", None),
         "task": RESCORE_TASK,
     }
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(CAPTURE_SQL, params)
         rows = cursor.fetchall()
+        read_lead = _lead_reader(cursor)
+    blocked = rows[0][-1] if rows else None
+    if blocked:
+        # Django has psycopg hand JSON over as text.
+        return {}, json.loads(blocked) if isinstance(blocked, str) else blocked
     # Only the first row of an address that did not exist yet created the lead.
     results: dict[int, CaptureResult] = {}
     first_row_of = {}
-    for row_number, event_id, lead_id, inserted in sorted(rows):
-        created = inserted and lead_id not in first_row_of
-        first_row_of.setdefault(lead_id, row_number)
-        results[row_number] = CaptureResult(lead_id=lead_id, created=created, event_id=event_id)
-    return results
+    for row_number, event_id, *lead_values, inserted, _blocked in sorted(rows):
+        lead = read_lead(lead_values)
+        created = inserted and lead.pk not in first_row_of
+        first_row_of.setdefault(lead.pk, row_number)
+        results[row_number] = CaptureResult(
+            lead_id=lead.pk, created=created, event_id=event_id, lead=lead if return_leads else None
+        )
+    return results, None
+
+
+_lead_readers: dict[str, object] = {}
+
+
+def _lead_reader(cursor):
+    """Turns a returned row of leads_lead's columns into a Lead, converted as the ORM would.
+
+    Built once per process from the first statement's column names: a table's columns do
+    not change under a running process, and reading the description costs every time."""
+    if "lead" not in _lead_readers:
+        # The lead's columns in the table's order (RETURNING l.*), between the event and
+        # the `inserted` flag with the `blocked` report.
+        columns = tuple(column.name for column in cursor.description[2:-2])
+        _lead_readers["lead"] = _build_lead_reader(columns)
+    return _lead_readers["lead"]
+
+
+def _build_lead_reader(columns: tuple[str, ...]):
+    # Lead.from_db takes the values in the model's field order, which a table's column
+    # order need not follow (columns added later come last).
+    position_of = {column: position for position, column in enumerate(columns)}
+    fields = Lead._meta.concrete_fields
+    order = [position_of[field.column] for field in fields]
+    attnames = [field.attname for field in fields]
+    conversions = []
+    for position, model_field in enumerate(fields):
+        expression = model_field.get_col(Lead._meta.db_table)
+        converters = connection.ops.get_db_converters(expression)
+        converters += model_field.get_db_converters(connection)
+        if converters:
+            conversions.append((position, expression, converters))
+
+    def read(row: list) -> Lead:
+        values = [row[position] for position in order]
+        for position, expression, converters in conversions:
+            for convert in converters:
+                values[position] = convert(values[position], expression, connection)
+        return Lead.from_db(connection.alias, attnames, values)
+
+    return read

@@ -430,6 +430,48 @@ def test_a_token_from_drf_create_token_authenticates_api_calls(marketer):
     assert refused.status_code == 401
 
 
+def token_client(user) -> APIClient:
+    from rest_framework.authtoken.models import Token
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+def test_a_token_user_gets_exactly_the_permissions_its_role_holds_now(sales_rep):
+    from django.contrib.auth.models import Permission
+
+    client = token_client(sales_rep)
+    sales_rep.groups.clear()
+    sales_rep.user_permissions.add(Permission.objects.get(codename="view_lead"))
+
+    assert client.get(LEADS).status_code == 200
+    assert client.post(LEADS, {"email": "a@example.nl"}, format="json").status_code == 403
+    sales_rep.user_permissions.clear()
+    assert client.get(LEADS).status_code == 403
+    sales_rep.is_active = False
+    sales_rep.save()
+    assert client.get(LEADS).status_code == 401
+
+
+def test_a_token_capture_takes_two_queries_and_answers_the_lead_as_stored(marketer):
+    client = token_client(marketer)
+    body = {"email": "snel@example.nl", "first_name": "Snel", "budget": "1.500,50",
+            "country": "be", "consents": [{"purpose": "contact", "granted": True}]}  # fmt: skip
+
+    # The token with its permissions, and the capture statement. The ORM steps on SQLite
+    # take more.
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(LEADS, body, format="json")
+
+    assert response.status_code == 201
+    if connection.vendor == "postgresql":
+        assert len(queries) == 2
+    stored = client.get(lead_url(response.json()["id"])).json()
+    assert response.json() == stored
+    assert (stored["budget"], stored["country"]) == ("1500.50", "BE")
+
+
 def test_a_browser_session_may_read_but_writes_need_the_csrf_token(marketer):
     client = APIClient(enforce_csrf_checks=True)
     client.force_login(marketer)
