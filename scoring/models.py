@@ -29,6 +29,16 @@ class StageTransition(models.Model):
     )
     reason = models.TextField(_("reason"), blank=True, max_length=2000)
     score = models.IntegerField(_("score at the time"))
+    # The rules in force: the version whose policy moved it (no actor) or under which a
+    # person moved it.
+    criteria_version = models.ForeignKey(
+        "scoring.CriteriaVersion",
+        verbose_name=_("criteria version"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     occurred_at = models.DateTimeField(_("when"), auto_now_add=True)
 
     objects = StageTransitionQuerySet.as_manager()
@@ -48,3 +58,250 @@ class StageTransition(models.Model):
         if self.pk is not None:
             raise ValueError("stage transitions are immutable")
         super().save(*args, **kwargs)
+
+
+# --- Qualification criteria, versioned -----------------------------------------------------
+
+
+class VersionStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    PUBLISHED = "published", _("Active")
+    RETIRED = "retired", _("Retired")
+
+
+class CriteriaVersionQuerySet(models.QuerySet):
+    def active(self) -> "CriteriaVersion | None":
+        """The published version every lead is scored with; None before the first."""
+        return self.filter(status=VersionStatus.PUBLISHED).first()
+
+    def draft(self) -> "CriteriaVersion | None":
+        return self.filter(status=VersionStatus.DRAFT).first()
+
+
+class CriteriaVersion(models.Model):
+    """One edition of what makes a contact a lead and a lead an MQL: its criteria, the stage
+    policy and the written stage definitions. Edited as a draft, then published; a published
+    version is never edited again, so every score and stage change can name the exact rules
+    that caused it."""
+
+    number = models.PositiveIntegerField(_("version"), unique=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=VersionStatus, default=VersionStatus.DRAFT
+    )
+    mql_threshold = models.IntegerField(
+        _("MQL at score"),
+        null=True,
+        blank=True,
+        help_text=_("A lead whose score reaches this becomes an MQL. Empty: no threshold."),
+    )
+    mql_criteria_needed = models.PositiveSmallIntegerField(
+        _("MQL when this many named criteria are met"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "The 'K of N' rule: a lead meeting this many of the criteria marked 'counts "
+            "towards MQL' becomes an MQL, whatever its score. Empty: not used."
+        ),
+    )
+    downgrade_on_decay = models.BooleanField(
+        _("move back when the score fades"),
+        default=False,
+        help_text=_(
+            "An MQL that no longer qualifies (engagement faded) goes back to lead, and a lead "
+            "that no longer meets the lead definition back to contact."
+        ),
+    )
+    note = models.TextField(_("what changed"), blank=True, max_length=2000)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("published by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    published_at = models.DateTimeField(_("published"), null=True, blank=True)
+
+    objects = CriteriaVersionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("criteria version")
+        verbose_name_plural = _("criteria versions")
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status"],
+                condition=models.Q(status__in=["draft", "published"]),
+                name="one_draft_and_one_active_version",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return _("Version %(number)s") % {"number": self.number}
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == VersionStatus.DRAFT
+
+
+class CriterionKind(models.TextChoices):
+    LEAD_DEFINITION = "lead_definition", _("Lead definition")
+    FIT = "fit", _("Fit")
+    ENGAGEMENT = "engagement", _("Engagement")
+
+
+class Operator(models.TextChoices):
+    EQUALS = "equals", _("equals")
+    IN_LIST = "in_list", _("is one of")
+    CONTAINS = "contains", _("contains")
+    MATCHES = "matches", _("matches the pattern")
+    AT_LEAST = "gte", _("is at least")
+    AT_MOST = "lte", _("is at most")
+    IS_SET = "is_set", _("is filled in")
+    EMAIL_DOMAIN_IN = "email_domain_in", _("has an e-mail domain among")
+    EMAIL_DOMAIN_NOT_IN = "email_domain_not_in", _("has an e-mail domain not among")
+
+
+class BuyingSignal(models.TextChoices):
+    AWARENESS = "awareness", _("Awareness")
+    CONSIDERATION = "consideration", _("Consideration")
+    PURCHASE = "purchase", _("Purchase")
+
+
+class Criterion(models.Model):
+    """One rule of a criteria version.
+
+    - Lead definition: a rule a contact must meet to count as a lead (no points).
+    - Fit: a rule on the lead's own fields, e.g. "company size is at least 50: +10", or with
+      negative points "e-mail domain among gmail.com, hotmail.com: -10".
+    - Engagement: a rule on the lead's events, e.g. "page view with /pricing, 3 times within
+      14 days: +20", once or per occurrence up to a cap, fading with a half-life.
+    """
+
+    version = models.ForeignKey(
+        CriteriaVersion,
+        verbose_name=_("version"),
+        on_delete=models.CASCADE,
+        related_name="criteria",
+    )
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    kind = models.CharField(_("kind"), max_length=16, choices=CriterionKind)
+    name = models.CharField(_("name"), max_length=100)
+    points = models.IntegerField(_("points"), default=0)
+    # Fit and lead definition
+    field = models.CharField(_("field"), max_length=32, blank=True)
+    operator = models.CharField(_("operator"), max_length=24, choices=Operator, blank=True)
+    value = models.TextField(
+        _("value"),
+        blank=True,
+        max_length=2000,
+        help_text=_("For a list: one item per line or separated by commas."),
+    )
+    # Engagement
+    event_type = models.CharField(_("event type"), max_length=32, blank=True)
+    url_contains = models.CharField(_("URL contains"), max_length=200, blank=True)
+    min_count = models.PositiveSmallIntegerField(_("at least this many times"), default=1)
+    window_days = models.PositiveSmallIntegerField(
+        _("within days"), null=True, blank=True, help_text=_("Empty: any time.")
+    )
+    per_occurrence = models.BooleanField(
+        _("points per occurrence"),
+        default=False,
+        help_text=_("Off: the points once when the rule is met."),
+    )
+    cap = models.PositiveIntegerField(
+        _("at most points"), null=True, blank=True, help_text=_("For points per occurrence.")
+    )
+    half_life_days = models.PositiveSmallIntegerField(
+        _("half-life in days"),
+        null=True,
+        blank=True,
+        help_text=_("Points halve every this many days after the event. Empty: they never fade."),
+    )
+    buying_signal = models.CharField(
+        _("buying signal"), max_length=16, choices=BuyingSignal, blank=True
+    )
+    # Stage policy
+    must_have = models.BooleanField(
+        _("must have for MQL"), default=False, help_text=_("No MQL without this rule met.")
+    )
+    counts_towards_mql = models.BooleanField(
+        _("counts towards MQL"),
+        default=False,
+        help_text=_("One of the named criteria of the 'K of N' rule."),
+    )
+
+    class Meta:
+        verbose_name = _("criterion")
+        verbose_name_plural = _("criteria")
+        ordering = ["version", "position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Team(models.TextChoices):
+    MARKETING = "marketing", _("Marketing")
+    SALES = "sales", _("Sales")
+
+
+class StageDefinition(models.Model):
+    """What a stage means in a version ("this is an MQL because ..."), which team owns it
+    (and so may move leads into and out of it) and from when it applies."""
+
+    version = models.ForeignKey(
+        CriteriaVersion,
+        verbose_name=_("version"),
+        on_delete=models.CASCADE,
+        related_name="definitions",
+    )
+    stage = models.CharField(_("stage"), max_length=16, choices=Stage)
+    definition = models.TextField(_("definition"), blank=True, max_length=4000)
+    owning_team = models.CharField(_("owning team"), max_length=16, choices=Team)
+    effective_from = models.DateField(_("effective from"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("stage definition")
+        verbose_name_plural = _("stage definitions")
+        constraints = [
+            models.UniqueConstraint(fields=["version", "stage"], name="one_definition_per_stage")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_stage_display()} ({self.version})"
+
+
+class RescoreRun(models.Model):
+    """A full re-score of every lead after publishing: progress for the admin's progress bar,
+    and where to go on when a worker died half-way."""
+
+    version = models.ForeignKey(
+        CriteriaVersion, verbose_name=_("version"), on_delete=models.CASCADE, related_name="runs"
+    )
+    total = models.PositiveIntegerField(_("leads"), default=0)
+    done = models.PositiveIntegerField(_("scored"), default=0)
+    moved = models.PositiveIntegerField(_("changed stage"), default=0)
+    last_lead_id = models.BigIntegerField(default=0)
+    started_at = models.DateTimeField(_("started"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("re-score run")
+        verbose_name_plural = _("re-score runs")
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.version}: {self.done}/{self.total}"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, round(100 * self.done / self.total))

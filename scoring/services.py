@@ -1,10 +1,22 @@
-"""Stage transitions and scoring. `transition` is the one way a lead changes stage."""
+"""Stage transitions and scoring. `transition` is the one way a lead changes stage;
+`rescore_lead` scores one lead with the active criteria; drafts are published here."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leads.models import Lead, Stage
-from scoring.models import StageTransition
+from leads.models import Event, EventType, Lead, Stage
+from outbox.services import request_task
+from scoring import engine
+from scoring.models import CriteriaVersion, RescoreRun, StageTransition, VersionStatus
+
+RESCORE_ALL_TASK = "scoring.tasks.rescore_all_task"
 
 # Moving a lead out of the funnel must say why, so marketing learns from it.
 STAGES_NEEDING_A_REASON = {Stage.NURTURE, Stage.DISQUALIFIED, Stage.LOST, Stage.WON}
@@ -25,12 +37,14 @@ def transition(
     actor=None,
     reason: str = "",
     expected_stage: Stage | str | None = None,
+    criteria_version: CriteriaVersion | None = None,
 ) -> StageTransition:
     """Move one lead to `to_stage`, recording from, to, who, why, when and the score.
 
     The row is locked for the duration, so two people moving the same lead at once are
     serialised: the second sees the first one's stage and, when it passed `expected_stage`,
-    gets a TransitionConflict instead of silently overwriting.
+    gets a TransitionConflict instead of silently overwriting. The record names the criteria
+    version in force (the one whose policy moved the lead, when `actor` is None).
     """
     to_stage = Stage(to_stage)
     reason = reason.strip()
@@ -60,18 +74,252 @@ def transition(
             actor=actor,
             reason=reason,
             score=lead.score,
+            criteria_version=criteria_version or CriteriaVersion.objects.active(),
         )
         lead.stage = to_stage
         lead.save(update_fields=["stage", "updated_at"])
     return record
 
 
-def rescore_lead(*, lead_id: int) -> None:
-    """Recompute one lead's score and stage from the active criteria.
+# --- Scoring ---------------------------------------------------------------------------------
 
-    The qualification engine (criteria, versions, explanations) is not built yet: until a
-    criteria version is published there is nothing to score against, so this leaves the lead
-    as it is. Capture already requests it through the outbox, so nothing needs rewiring when
-    the engine lands.
+_rules_cache: dict[int, engine.Rules] = {}
+_rules_lock = threading.Lock()
+
+
+def active_version() -> CriteriaVersion | None:
+    return CriteriaVersion.objects.active()
+
+
+def rules_of(version: CriteriaVersion) -> engine.Rules:
+    """The engine's reading of a version; cached per process for published versions, which
+    never change."""
+    if version.is_draft:
+        return engine.Rules.of(version)
+    with _rules_lock:
+        if version.number not in _rules_cache:
+            _rules_cache[version.number] = engine.Rules.of(version)
+        return _rules_cache[version.number]
+
+
+def events_for_scoring(lead_id: int, rules: engine.Rules, now: datetime) -> list[engine.EventFact]:
+    """The lead's events the rules can count: of their types, within their longest window."""
+    engagement = [rule for rule in rules.rules if rule.kind == "engagement"]
+    if not engagement:
+        return []
+    events = Event.objects.filter(lead_id=lead_id)
+    if all(rule.event_type for rule in engagement):
+        events = events.filter(type__in={rule.event_type for rule in engagement})
+    else:
+        events = events.exclude(type=EventType.CAPTURE)
+    if all(rule.window_days for rule in engagement):
+        longest = max(rule.window_days for rule in engagement)
+        events = events.filter(occurred_at__gte=now - timedelta(days=longest))
+    return [
+        engine.EventFact(type=type_, url=url, occurred_at=occurred_at)
+        for type_, url, occurred_at in events.values_list("type", "url", "occurred_at")
+    ]
+
+
+def rescore_lead(
+    *, lead_id: int, now: datetime | None = None, version: CriteriaVersion | None = None
+) -> engine.Score | None:
+    """Score one lead with the active criteria version, store the score with its points per
+    criterion, and move it between contact, lead and MQL as the version's policy says.
+
+    Idempotent: scoring the same lead twice with nothing changed writes the same score and
+    moves nothing. Does nothing before the first version is published, or for a lead merged
+    away or gone.
     """
-    return None
+    version = version or active_version()
+    if version is None:
+        return None
+    rules = rules_of(version)
+    now = now or timezone.now()
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update().filter(pk=lead_id, merged_into__isnull=True).first()
+        if lead is None:
+            return None
+        score = engine.score_lead(lead, events_for_scoring(lead_id, rules, now), rules, now)
+        Lead.objects.filter(pk=lead_id).update(
+            score=score.total,
+            fit_score=score.fit,
+            engagement_score=score.engagement,
+            score_points=score.points,
+            scored_version=score.version,
+            buying_stage=score.buying_stage,
+            scored_at=now,
+        )
+        for stage in engine.earned_stages(lead.stage, score, downgrade=rules.downgrade_on_decay):
+            transition(
+                lead_id=lead_id,
+                to_stage=stage,
+                actor=None,
+                reason=automatic_reason(stage, score, rules),
+                criteria_version=version,
+            )
+    return score
+
+
+def automatic_reason(stage: Stage, score: engine.Score, rules: engine.Rules) -> str:
+    """Why the engine moved a lead, in words a marketer can check."""
+    values = {"version": rules.version, "score": score.total}
+    if stage == Stage.LEAD and score.is_lead:
+        return _("Meets the lead definition of version %(version)s.") % values
+    if stage == Stage.MQL:
+        if rules.mql_threshold is not None and score.total >= rules.mql_threshold:
+            return _(
+                "Score %(score)s reached the MQL threshold of %(threshold)s (version %(version)s)."
+            ) % {**values, "threshold": rules.mql_threshold}
+        met = sum(1 for r in score.results if r.rule.counts_towards_mql and r.met)
+        return _("Meets %(met)s of the criteria counting towards MQL (version %(version)s).") % {
+            **values,
+            "met": met,
+        }
+    return _("No longer qualifies under version %(version)s (score %(score)s).") % values
+
+
+def explanation(lead: Lead) -> dict | None:
+    """The stored score of a lead, criterion by criterion: what matched and its points, the
+    fit and engagement subtotals and the version. None when the lead was never scored."""
+    if lead.scored_version is None:
+        return None
+    version = CriteriaVersion.objects.filter(number=lead.scored_version).first()
+    if version is None:
+        return None
+    rules = rules_of(version)
+    points = list(lead.score_points or [])
+    lines = []
+    for position, rule in enumerate(rules.rules):
+        value = points[position] if position < len(points) else 0
+        lines.append(
+            {
+                "criterion": rule.name,
+                "kind": rule.kind,
+                "met": bool(value) if rule.kind == "lead_definition" else value != 0,
+                "points": 0 if rule.kind == "lead_definition" else value,
+            }
+        )
+    return {
+        "version": version.number,
+        "score": lead.score,
+        "fit": lead.fit_score,
+        "engagement": lead.engagement_score,
+        "buying_stage": lead.buying_stage,
+        "scored_at": lead.scored_at,
+        "lines": lines,
+    }
+
+
+# --- Versions --------------------------------------------------------------------------------
+
+
+class VersionRefused(Exception):
+    """The version cannot be changed or published; the message says why."""
+
+
+def start_draft(*, actor) -> CriteriaVersion:
+    """The draft to edit: the existing one, or a copy of the active version (or an empty one
+    before anything was published)."""
+    with transaction.atomic():
+        draft = CriteriaVersion.objects.select_for_update().filter(status=VersionStatus.DRAFT)
+        if existing := draft.first():
+            return existing
+        active = active_version()
+        number = (CriteriaVersion.objects.aggregate(Max("number"))["number__max"] or 0) + 1
+        version = CriteriaVersion.objects.create(
+            number=number,
+            status=VersionStatus.DRAFT,
+            created_by=actor,
+            mql_threshold=active.mql_threshold if active else None,
+            mql_criteria_needed=active.mql_criteria_needed if active else None,
+            downgrade_on_decay=active.downgrade_on_decay if active else False,
+        )
+        if active:
+            copy_rules(active, version)
+    return version
+
+
+def copy_rules(source: CriteriaVersion, target: CriteriaVersion) -> None:
+    for criterion in source.criteria.all():
+        criterion.pk = None
+        criterion.version = target
+        criterion.save()
+    for definition in source.definitions.all():
+        definition.pk = None
+        definition.version = target
+        definition.save()
+
+
+def publish(*, version: CriteriaVersion, actor) -> RescoreRun:
+    """Make the draft the active version and ask for every lead to be scored with it.
+
+    The re-score runs in the background (RescoreRun shows its progress); the request for it
+    is written in this transaction, so it survives a broker outage.
+    """
+    with transaction.atomic():
+        version = CriteriaVersion.objects.select_for_update().get(pk=version.pk)
+        if not version.is_draft:
+            raise VersionRefused(_("Only a draft can be published."))
+        if not version.criteria.exists():
+            raise VersionRefused(_("Add at least one criterion before publishing."))
+        CriteriaVersion.objects.filter(status=VersionStatus.PUBLISHED).update(
+            status=VersionStatus.RETIRED
+        )
+        version.status = VersionStatus.PUBLISHED
+        version.published_by = actor
+        version.published_at = timezone.now()
+        version.save(update_fields=["status", "published_by", "published_at"])
+        run = RescoreRun.objects.create(version=version, total=Lead.objects.active().count())
+        request_task(RESCORE_ALL_TASK, run.pk, dedupe_key=f"rescore-all:{run.pk}")
+    return run
+
+
+RESCORE_CHUNK = 2_000
+
+
+def rescore_chunk(*, run_id: int, now: datetime | None = None) -> bool:
+    """Score the next chunk of leads of a re-score run; False when the run is finished.
+
+    Each chunk is one transaction holding the run's row, so two workers on the same run take
+    turns and a worker that dies loses only its unfinished chunk. A run whose version is no
+    longer the active one stops: the newer version has its own run.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        run = RescoreRun.objects.select_for_update().select_related("version").get(pk=run_id)
+        if run.finished_at is not None:
+            return False
+        if run.version.status != VersionStatus.PUBLISHED:
+            run.finished_at = now
+            run.save(update_fields=["finished_at"])
+            return False
+        ids = list(
+            Lead.objects.active()
+            .filter(pk__gt=run.last_lead_id)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:RESCORE_CHUNK]
+        )
+        if not ids:
+            run.finished_at = now
+            run.save(update_fields=["finished_at"])
+            return False
+        moved = rescore_leads(lead_ids=ids, version=run.version, now=now)
+        run.last_lead_id = ids[-1]
+        run.done += len(ids)
+        run.moved += moved
+        run.save(update_fields=["last_lead_id", "done", "moved"])
+    return True
+
+
+def rescore_leads(*, lead_ids: list[int], version: CriteriaVersion, now: datetime) -> int:
+    """Score these leads with `version`; returns how many changed stage.
+
+    One lead at a time through the engine. The set-based re-score in SQL replaces this on
+    PostgreSQL (see scoring/compiled.py) and must give the same results.
+    """
+    before = dict(Lead.objects.filter(pk__in=lead_ids).values_list("pk", "stage"))
+    for lead_id in lead_ids:
+        rescore_lead(lead_id=lead_id, now=now, version=version)
+    after = dict(Lead.objects.filter(pk__in=lead_ids).values_list("pk", "stage"))
+    return sum(1 for pk, stage in after.items() if before.get(pk) != stage)

@@ -6,3 +6,10 @@ from scoring import services
 @shared_task
 def rescore_lead_task(lead_id: int) -> None:
     services.rescore_lead(lead_id=lead_id)
+
+
+@shared_task
+def rescore_all_task(run_id: int) -> None:
+    """Score every lead for a re-score run, chunk by chunk; safe to run twice or to resume."""
+    while services.rescore_chunk(run_id=run_id):
+        pass

@@ -1,0 +1,115 @@
+"""Scoring one lead and every lead with the active criteria version."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from leads.models import EventType, Lead, Stage
+from leads.tests.factories import EventFactory, LeadFactory
+from outbox.models import OutboxMessage
+from scoring import services
+from scoring.models import CriterionKind, RescoreRun, StageTransition, VersionStatus
+from scoring.tests.factories import CriteriaVersionFactory, CriterionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def published_version(**policy):
+    version = CriteriaVersionFactory(status=VersionStatus.PUBLISHED, **policy)
+    CriterionFactory(
+        version=version,
+        kind=CriterionKind.LEAD_DEFINITION,
+        name="Business e-mail",
+        field="email",
+        operator="email_domain_not_in",
+        value="gmail.com, hotmail.com",
+        points=0,
+    )
+    CriterionFactory(
+        version=version, name="Decision maker", field="is_decision_maker", operator="equals",
+        value="true", points=15, counts_towards_mql=True,
+    )  # fmt: skip
+    CriterionFactory(
+        version=version, kind=CriterionKind.ENGAGEMENT, name="Pricing page 3x in 14 days",
+        event_type=EventType.PAGE_VIEW, url_contains="/pricing", min_count=3, window_days=14,
+        points=20, counts_towards_mql=True, buying_signal="consideration",
+    )  # fmt: skip
+    CriterionFactory(
+        version=version, kind=CriterionKind.ENGAGEMENT, name="Quote requested",
+        event_type=EventType.QUOTE_REQUEST, points=40, half_life_days=90,
+        buying_signal="purchase",
+    )  # fmt: skip
+    return version
+
+
+def test_a_lead_meeting_the_threshold_becomes_mql_with_its_reasons_recorded():
+    version = published_version(mql_threshold=50)
+    lead = LeadFactory(email="eva@bouw.nl", stage=Stage.CONTACT, is_decision_maker=True)
+    now = timezone.now()
+    for days_ago in (1, 2, 3):
+        EventFactory(
+            lead=lead, url="https://bouw.nl/pricing", occurred_at=now - timedelta(days=days_ago)
+        )
+    EventFactory(lead=lead, type=EventType.QUOTE_REQUEST, url="", occurred_at=now)
+
+    score = services.rescore_lead(lead_id=lead.pk, now=now)
+
+    lead.refresh_from_db()
+    assert (score.fit, score.engagement, score.total) == (15, 60, 75)
+    assert (lead.score, lead.stage, lead.scored_version) == (75, Stage.MQL, version.number)
+    assert lead.score_points == [1, 15, 20, 40]
+    assert lead.buying_stage == "purchase"
+    moves = list(StageTransition.objects.filter(lead=lead).order_by("id"))
+    assert [(m.from_stage, m.to_stage) for m in moves] == [("contact", "lead"), ("lead", "mql")]
+    assert all(m.actor is None and m.criteria_version == version for m in moves)
+    assert "threshold of 50" in moves[1].reason
+    explained = services.explanation(lead)
+    assert [(line["criterion"], line["points"]) for line in explained["lines"]] == [
+        ("Business e-mail", 0), ("Decision maker", 15), ("Pricing page 3x in 14 days", 20),
+        ("Quote requested", 40),
+    ]  # fmt: skip
+
+
+def test_scoring_twice_changes_nothing_and_a_free_address_stays_contact():
+    published_version(mql_threshold=10)
+    lead = LeadFactory(email="jan@gmail.com", stage=Stage.CONTACT, is_decision_maker=True)
+
+    services.rescore_lead(lead_id=lead.pk)
+    services.rescore_lead(lead_id=lead.pk)
+
+    lead.refresh_from_db()
+    assert (lead.stage, lead.score) == (Stage.CONTACT, 15)
+    assert not StageTransition.objects.filter(lead=lead).exists()
+
+
+def test_publishing_a_draft_retires_the_old_version_and_rescores_everyone(admin_user):
+    old = published_version(mql_threshold=1000)
+    leads = [LeadFactory(stage=Stage.CONTACT, is_decision_maker=True) for _ in range(5)]
+    draft = services.start_draft(actor=admin_user)
+    draft.mql_threshold = 15
+    draft.save()
+
+    run = services.publish(version=draft, actor=admin_user)
+
+    assert OutboxMessage.objects.filter(task=services.RESCORE_ALL_TASK).exists()
+    while services.rescore_chunk(run_id=run.pk):
+        pass
+    run.refresh_from_db()
+    old.refresh_from_db()
+    assert old.status == VersionStatus.RETIRED
+    assert (run.done, run.total, run.moved, run.percent) == (5, 5, 5, 100)
+    assert run.finished_at is not None
+    assert set(
+        Lead.objects.filter(pk__in=[lead.pk for lead in leads]).values_list("stage", flat=True)
+    ) == {Stage.MQL}
+    assert draft.criteria.count() == old.criteria.count() == 4
+    assert RescoreRun.objects.count() == 1
+
+
+def test_before_anything_is_published_scoring_leaves_leads_alone():
+    lead = LeadFactory(stage=Stage.CONTACT)
+
+    assert services.rescore_lead(lead_id=lead.pk) is None
+    lead.refresh_from_db()
+    assert (lead.stage, lead.scored_version) == (Stage.CONTACT, None)
