@@ -19,7 +19,9 @@ class Role(models.TextChoices):
 # The order in which a user with several roles is shown by their "main" role.
 ROLE_PRECEDENCE = [Role.ADMIN, Role.SALES_MANAGER, Role.SALES_REP, Role.MARKETER]
 
-_LEAD_READ = ["leads.view_lead", "leads.view_event"]
+# Everyone who works leads may read the qualification criteria: why a lead qualifies is
+# nobody's secret.
+_LEAD_READ = ["leads.view_lead", "leads.view_event", "scoring.view_criteriaversion"]
 _LEAD_WORK = [*_LEAD_READ, "leads.change_lead", "leads.add_event"]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -47,6 +49,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "accounts.manage_users",
         "webforms.view_webform",
         "webforms.manage_webforms",
+        "scoring.manage_criteria",
     ],
 }
 

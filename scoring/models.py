@@ -137,6 +137,7 @@ class CriteriaVersion(models.Model):
         verbose_name = _("criteria version")
         verbose_name_plural = _("criteria versions")
         ordering = ["-number"]
+        permissions = [("manage_criteria", _("Can edit and publish qualification criteria"))]
         constraints = [
             models.UniqueConstraint(
                 fields=["status"],
