@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
@@ -284,6 +285,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     # The relay process publishes within milliseconds; this catches anything it missed.
     "relay-outbox": {"task": "outbox.tasks.relay_outbox_task", "schedule": 10.0},
     "purge-outbox": {"task": "outbox.tasks.purge_published_outbox_task", "schedule": 24 * 3600},
+    # Engagement points fade with time alone; scores are brought up to date every night.
+    "rescore-fading": {
+        "task": "scoring.tasks.rescore_fading_task",
+        "schedule": crontab(hour=3, minute=30),
+    },
     "purge-idempotency-keys": {
         "task": "api.tasks.purge_expired_idempotency_keys_task",
         "schedule": 3600.0,

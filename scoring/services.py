@@ -150,20 +150,28 @@ def rescore_lead(
             buying_stage=score.buying_stage,
             scored_at=now,
         )
-        for stage in engine.earned_stages(lead.stage, score, downgrade=rules.downgrade_on_decay):
+        from_stage = lead.stage
+        for stage in engine.earned_stages(from_stage, score, downgrade=rules.downgrade_on_decay):
             transition(
                 lead_id=lead_id,
                 to_stage=stage,
                 actor=None,
-                reason=automatic_reason(stage, score, rules),
+                reason=automatic_reason(stage, score, rules, from_stage=from_stage),
                 criteria_version=version,
             )
+            from_stage = stage
     return score
 
 
-def automatic_reason(stage: Stage, score: engine.Score, rules: engine.Rules) -> str:
-    """Why the engine moved a lead, in words a marketer can check."""
+def automatic_reason(
+    stage: Stage, score: engine.Score, rules: engine.Rules, *, from_stage: str = ""
+) -> str:
+    """Why the engine moved a lead (to `stage`, from `from_stage`), in words a marketer can
+    check."""
     values = {"version": rules.version, "score": score.total}
+    order = [Stage.CONTACT, Stage.LEAD, Stage.MQL]
+    if from_stage in order and order.index(Stage(from_stage)) > order.index(stage):
+        return _("No longer qualifies under version %(version)s (score %(score)s).") % values
     if stage == Stage.LEAD and score.is_lead:
         return _("Meets the lead definition of version %(version)s.") % values
     if stage == Stage.MQL:
@@ -323,3 +331,20 @@ def rescore_leads(*, lead_ids: list[int], version: CriteriaVersion, now: datetim
         rescore_lead(lead_id=lead_id, now=now, version=version)
     after = dict(Lead.objects.filter(pk__in=lead_ids).values_list("pk", "stage"))
     return sum(1 for pk, stage in after.items() if before.get(pk) != stage)
+
+
+def rescore_fading(*, now: datetime | None = None, chunk: int = RESCORE_CHUNK) -> int:
+    """Score again every lead holding engagement points: they fade and leave their windows
+    with time alone, so the nightly run catches what no event triggers. Returns how many
+    leads changed stage."""
+    version = active_version()
+    if version is None:
+        return 0
+    now = now or timezone.now()
+    moved, last_id = 0, 0
+    fading = Lead.objects.active().exclude(engagement_score=0).order_by("pk")
+    while ids := list(fading.filter(pk__gt=last_id).values_list("pk", flat=True)[:chunk]):
+        with transaction.atomic():
+            moved += rescore_leads(lead_ids=ids, version=version, now=now)
+        last_id = ids[-1]
+    return moved

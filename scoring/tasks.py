@@ -13,3 +13,9 @@ def rescore_all_task(run_id: int) -> None:
     """Score every lead for a re-score run, chunk by chunk; safe to run twice or to resume."""
     while services.rescore_chunk(run_id=run_id):
         pass
+
+
+@shared_task
+def rescore_fading_task() -> int:
+    """Nightly (Celery beat): let engagement points fade."""
+    return services.rescore_fading()

@@ -113,3 +113,20 @@ def test_before_anything_is_published_scoring_leaves_leads_alone():
     assert services.rescore_lead(lead_id=lead.pk) is None
     lead.refresh_from_db()
     assert (lead.stage, lead.scored_version) == (Stage.CONTACT, None)
+
+
+def test_the_nightly_run_lets_engagement_fade_and_may_move_leads_back():
+    published_version(mql_threshold=30, downgrade_on_decay=True)
+    lead = LeadFactory(email="eva@bouw.nl", stage=Stage.CONTACT)
+    then = timezone.now() - timedelta(days=200)
+    EventFactory(lead=lead, type=EventType.QUOTE_REQUEST, url="", occurred_at=then)
+    services.rescore_lead(lead_id=lead.pk, now=then)
+    lead.refresh_from_db()
+    assert (lead.stage, lead.engagement_score) == (Stage.MQL, 40)
+
+    moved = services.rescore_fading()
+
+    lead.refresh_from_db()
+    # 200 days at a half-life of 90: 40 * 0.5 ** (200 / 90) = 8.6 -> 9 points.
+    assert (moved, lead.engagement_score, lead.stage) == (1, 9, Stage.LEAD)
+    assert StageTransition.objects.filter(lead=lead).latest("id").reason.startswith("No longer")
