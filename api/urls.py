@@ -6,4 +6,5 @@ app_name = "api"
 
 urlpatterns = [
     path("", include("leads.api.urls")),
+    path("", include("scoring.api_urls")),
 ]

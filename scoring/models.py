@@ -39,6 +39,9 @@ class StageTransition(models.Model):
         blank=True,
         related_name="+",
     )
+    # What the policy asked for with the move: {"bant": {...}} when sales accepted the lead,
+    # {"offer": {"amount": "...", "expected_close_date": "..."}} for an opportunity.
+    details = models.JSONField(_("details"), default=dict, blank=True)
     occurred_at = models.DateTimeField(_("when"), auto_now_add=True)
 
     objects = StageTransitionQuerySet.as_manager()

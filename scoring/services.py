@@ -4,17 +4,21 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from accounts.roles import Role
 from leads.models import Event, EventType, Lead, Stage
 from outbox.services import request_task
 from scoring import engine
-from scoring.models import CriteriaVersion, RescoreRun, StageTransition, VersionStatus
+from scoring.models import CriteriaVersion, RescoreRun, StageTransition, Team, VersionStatus
 
 RESCORE_ALL_TASK = "scoring.tasks.rescore_all_task"
 
@@ -30,6 +34,210 @@ class TransitionConflict(TransitionRefused):
     """Someone else moved the lead first."""
 
 
+# --- Stage policy ----------------------------------------------------------------------------
+
+
+class TransitionForbidden(TransitionRefused):
+    """The actor's role (or the engine) may not make this move."""
+
+
+class TransitionIncomplete(TransitionRefused):
+    """The move needs something that is missing or wrong; `field` names it ("reason",
+    "bant", "offer")."""
+
+    def __init__(self, message: str, *, field: str):
+        super().__init__(message)
+        self.field = field
+
+
+# Who owns a stage when the version in force has no definition for it; None: either team.
+DEFAULT_OWNING_TEAM: dict[Stage, Team | None] = {
+    Stage.CONTACT: Team.MARKETING,
+    Stage.LEAD: Team.MARKETING,
+    Stage.MQL: Team.MARKETING,
+    Stage.NURTURE: Team.MARKETING,
+    Stage.SQL: Team.SALES,
+    Stage.OPPORTUNITY: Team.SALES,
+    Stage.WON: Team.SALES,
+    Stage.LOST: Team.SALES,
+    Stage.DISQUALIFIED: None,
+}
+TEAM_ROLES: dict[Team, set[Role]] = {
+    Team.MARKETING: {Role.MARKETER},
+    Team.SALES: {Role.SALES_REP, Role.SALES_MANAGER},
+}
+# Either team may park a lead here with a reason; the team owning the stage it goes back to
+# takes it out again.
+PARKING_STAGES = {Stage.NURTURE, Stage.DISQUALIFIED}
+# Becoming sales qualified is the hand-over: the team owning SQL accepts it, with BANT.
+ACCEPTANCE_STAGE = Stage.SQL
+_ANY_STAGE = frozenset(Stage)
+# Where a lead may come from, per stage it goes to. The funnel counts each step, so sales
+# stages are reached one at a time: an SQL was an MQL (or comes back from being parked), an
+# opportunity was an SQL, a won deal was an opportunity.
+ALLOWED_SOURCES: dict[Stage, frozenset[Stage]] = {
+    Stage.CONTACT: frozenset({Stage.LEAD, Stage.MQL, *PARKING_STAGES}),
+    Stage.LEAD: frozenset({Stage.CONTACT, Stage.MQL, *PARKING_STAGES}),
+    Stage.MQL: frozenset({Stage.CONTACT, Stage.LEAD, *PARKING_STAGES}),
+    Stage.SQL: frozenset({Stage.MQL, *PARKING_STAGES}),
+    Stage.OPPORTUNITY: frozenset({Stage.SQL}),
+    Stage.WON: frozenset({Stage.OPPORTUNITY}),
+    Stage.LOST: frozenset({Stage.SQL, Stage.OPPORTUNITY}),
+    Stage.NURTURE: _ANY_STAGE - {Stage.NURTURE},
+    Stage.DISQUALIFIED: _ANY_STAGE - {Stage.DISQUALIFIED},
+}
+# What a move records besides its reason, per stage it goes to.
+DETAILS_REQUIRED: dict[Stage, str] = {Stage.SQL: "bant", Stage.OPPORTUNITY: "offer"}
+BANT_FIELDS = {
+    "budget": gettext_lazy("budget"),
+    "authority": gettext_lazy("authority"),
+    "need": gettext_lazy("need"),
+    "timeline": gettext_lazy("timeline"),
+}
+# Short notes from a qualifying call, not documents.
+BANT_MAX_LENGTH = 500
+OFFER_FIELDS = {
+    "amount": gettext_lazy("amount"),
+    "expected_close_date": gettext_lazy("expected close date"),
+}
+
+
+def stage_owners(version: CriteriaVersion | None, today: date) -> dict[str, set[Team]]:
+    """The teams owning each stage: as the version's definitions say where they are in
+    effect, otherwise DEFAULT_OWNING_TEAM."""
+    owners = {
+        stage: {team} if team else set(TEAM_ROLES) for stage, team in DEFAULT_OWNING_TEAM.items()
+    }
+    if version is not None:
+        for stage, team, effective_from in version.definitions.values_list(
+            "stage", "owning_team", "effective_from"
+        ):
+            if effective_from is None or effective_from <= today:
+                owners[stage] = {Team(team)}
+    return owners
+
+
+def check_actor(actor, from_stage: Stage, to_stage: Stage, owners: dict[str, set[Team]]) -> None:
+    """Refuse the move unless the actor may make it (see ALLOWED_SOURCES for which moves exist).
+
+    The engine (no actor) moves only between contact, lead and MQL. An admin may make every
+    move. Otherwise the actor's team must own: the target, to park a lead (nurture,
+    disqualified: either team) or take it back out; SQL, to accept a lead; in any other
+    case the source or the target stage.
+    """
+    values = {"from": from_stage.label, "to": to_stage.label}
+    if actor is None:
+        if from_stage in engine.AUTOMATIC_STAGES and to_stage in engine.AUTOMATIC_STAGES:
+            return
+        raise TransitionForbidden(
+            _(
+                "The scoring rules move leads only between contact, lead and marketing "
+                "qualified; a person moves a lead from %(from)s to %(to)s."
+            )
+            % values
+        )
+    roles = set(actor.roles)
+    if actor.is_superuser or Role.ADMIN in roles:
+        return
+    if to_stage in PARKING_STAGES:
+        allowed = set(TEAM_ROLES)
+    elif from_stage in PARKING_STAGES:
+        allowed = owners[to_stage]
+    elif to_stage == ACCEPTANCE_STAGE:
+        allowed = owners[ACCEPTANCE_STAGE]
+    else:
+        allowed = owners[from_stage] | owners[to_stage]
+    if any(roles & TEAM_ROLES[team] for team in allowed):
+        return
+    raise TransitionForbidden(
+        _("Your role may not move a lead from %(from)s to %(to)s; that is for %(teams)s.")
+        % {**values, "teams": ", ".join(sorted(str(Team(team).label) for team in allowed))}
+    )
+
+
+def checked_details(to_stage: Stage, details: Mapping, today: date) -> dict:
+    """The details the move records, checked and normalised for JSON: BANT to accept a lead
+    as SQL, an offer for an opportunity, nothing otherwise."""
+    needed = DETAILS_REQUIRED.get(to_stage)
+    for key in details:
+        if key != needed:
+            raise TransitionIncomplete(
+                _("%(key)s is not recorded when a lead moves to %(stage)s.")
+                % {"key": key, "stage": to_stage.label},
+                field=str(key),
+            )
+    if needed == "bant":
+        return {"bant": _checked_bant(details.get("bant"))}
+    if needed == "offer":
+        return {"offer": _checked_offer(details.get("offer"), today)}
+    return {}
+
+
+def _checked_bant(value) -> dict[str, str]:
+    value = value if isinstance(value, Mapping) else {}
+    if unknown := sorted(set(value) - set(BANT_FIELDS)):
+        raise TransitionIncomplete(
+            _("BANT is budget, authority, need and timeline; not %(unknown)s.")
+            % {"unknown": ", ".join(map(str, unknown))},
+            field="bant",
+        )
+    bant = {name: str(value.get(name) or "").strip() for name in BANT_FIELDS}
+    if missing := [str(label) for name, label in BANT_FIELDS.items() if not bant[name]]:
+        raise TransitionIncomplete(
+            _(
+                "Record budget, authority, need and timeline (BANT) to accept this lead as "
+                "sales qualified; missing: %(missing)s."
+            )
+            % {"missing": ", ".join(missing)},
+            field="bant",
+        )
+    if any(len(text) > BANT_MAX_LENGTH for text in bant.values()):
+        raise TransitionIncomplete(
+            _("Keep each BANT answer to at most %(max)s characters.") % {"max": BANT_MAX_LENGTH},
+            field="bant",
+        )
+    return bant
+
+
+def _checked_offer(value, today: date) -> dict[str, str]:
+    value = value if isinstance(value, Mapping) else {}
+    if unknown := sorted(set(value) - set(OFFER_FIELDS)):
+        raise TransitionIncomplete(
+            _("An offer is an amount and an expected close date; not %(unknown)s.")
+            % {"unknown": ", ".join(map(str, unknown))},
+            field="offer",
+        )
+    if missing := [
+        str(label) for name, label in OFFER_FIELDS.items() if value.get(name) in (None, "")
+    ]:
+        raise TransitionIncomplete(
+            _("An opportunity needs an offer; missing: %(missing)s.")
+            % {"missing": ", ".join(missing)},
+            field="offer",
+        )
+    try:
+        amount = Decimal(str(value["amount"]).strip())
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite() or amount <= 0:
+        raise TransitionIncomplete(
+            _("The offer's amount must be a number above zero."), field="offer"
+        )
+    close_date = value["expected_close_date"]
+    if not isinstance(close_date, date):
+        try:
+            close_date = date.fromisoformat(str(close_date).strip())
+        except ValueError:
+            raise TransitionIncomplete(
+                _("Give the expected close date as a date, such as 2026-12-31."), field="offer"
+            ) from None
+    if close_date < today:
+        raise TransitionIncomplete(
+            _("The expected close date cannot be in the past."), field="offer"
+        )
+    return {"amount": str(amount), "expected_close_date": close_date.isoformat()}
+
+
 def transition(
     *,
     lead_id: int,
@@ -38,16 +246,25 @@ def transition(
     reason: str = "",
     expected_stage: Stage | str | None = None,
     criteria_version: CriteriaVersion | None = None,
+    details: dict | None = None,
 ) -> StageTransition:
-    """Move one lead to `to_stage`, recording from, to, who, why, when and the score.
+    """Move one lead to `to_stage`, recording from, to, who, why, when, the score and the
+    details the policy asks for (BANT for SQL, an offer for an opportunity).
 
     The row is locked for the duration, so two people moving the same lead at once are
     serialised: the second sees the first one's stage and, when it passed `expected_stage`,
     gets a TransitionConflict instead of silently overwriting. The record names the criteria
     version in force (the one whose policy moved the lead, when `actor` is None).
+
+    The stage policy is checked under the lock, against the stage the lead is really in:
+    which moves exist (ALLOWED_SOURCES), who may make them (`check_actor`, by the teams owning
+    the stages in the version in force: TransitionForbidden) and what they need (a reason,
+    BANT, an offer: TransitionIncomplete). A refused move changes nothing.
     """
     to_stage = Stage(to_stage)
     reason = reason.strip()
+    details = details or {}
+    today = timezone.localdate()
     with transaction.atomic():
         lead = Lead.objects.select_for_update().filter(pk=lead_id).first()
         if lead is None:
@@ -63,18 +280,36 @@ def transition(
             raise TransitionRefused(
                 _("This lead is in %(stage)s already.") % {"stage": to_stage.label}
             )
-        if to_stage in STAGES_NEEDING_A_REASON and not reason:
+        from_stage = Stage(lead.stage)
+        if from_stage not in ALLOWED_SOURCES[to_stage]:
             raise TransitionRefused(
-                _("Say why this lead moves to %(stage)s.") % {"stage": to_stage.label}
+                _("A lead moves to %(to)s only from %(sources)s; this one is in %(from)s.")
+                % {
+                    "to": to_stage.label,
+                    "from": from_stage.label,
+                    "sources": ", ".join(
+                        str(stage.label) for stage in Stage if stage in ALLOWED_SOURCES[to_stage]
+                    ),
+                }
+            )
+        version = criteria_version or CriteriaVersion.objects.active()
+        # The engine's moves need no owners: only people's moves depend on teams.
+        owners = stage_owners(version, today) if actor is not None else {}
+        check_actor(actor, from_stage, to_stage, owners)
+        if to_stage in STAGES_NEEDING_A_REASON and not reason:
+            raise TransitionIncomplete(
+                _("Say why this lead moves to %(stage)s.") % {"stage": to_stage.label},
+                field="reason",
             )
         record = StageTransition.objects.create(
             lead=lead,
-            from_stage=lead.stage,
+            from_stage=from_stage,
             to_stage=to_stage,
             actor=actor,
             reason=reason,
             score=lead.score,
-            criteria_version=criteria_version or CriteriaVersion.objects.active(),
+            criteria_version=version,
+            details=checked_details(to_stage, details, today),
         )
         lead.stage = to_stage
         lead.save(update_fields=["stage", "updated_at"])
@@ -97,9 +332,9 @@ def rules_of(version: CriteriaVersion) -> engine.Rules:
     if version.is_draft:
         return engine.Rules.of(version)
     with _rules_lock:
-        if version.number not in _rules_cache:
-            _rules_cache[version.number] = engine.Rules.of(version)
-        return _rules_cache[version.number]
+        if version.pk not in _rules_cache:
+            _rules_cache[version.pk] = engine.Rules.of(version)
+        return _rules_cache[version.pk]
 
 
 def events_for_scoring(lead_id: int, rules: engine.Rules, now: datetime) -> list[engine.EventFact]:

@@ -1,7 +1,11 @@
-"""What every persona gets from a GET of the leads pages (see tests/access.py)."""
+"""What every persona gets from a GET of the leads pages and of the qualification API's lead
+endpoints (see tests/access.py)."""
 
 from leads.tests.factories import LeadFactory
 from tests.access import FORBIDDEN, LOGIN, NOT_ALLOWED, OK, Row, expect
+
+# API endpoints answer 401 in JSON, never a redirect to the login page.
+UNAUTHORIZED = 401
 
 
 def _a_lead() -> dict:
@@ -31,5 +35,13 @@ ROWS: dict[str, Row] = {
             sales_manager=NOT_ALLOWED,
             admin_user=NOT_ALLOWED,
         )
+    ),
+    # A lead's score explained: every role reads leads (leads.view_lead).
+    "api:lead-score": Row(
+        expect(anonymous=UNAUTHORIZED, users=OK, no_role_user=FORBIDDEN), kwargs=_a_lead
+    ),
+    # Moving a lead is a POST: every role that changes leads gets 405 from a GET.
+    "api:lead-transition": Row(
+        expect(anonymous=UNAUTHORIZED, users=NOT_ALLOWED, no_role_user=FORBIDDEN), kwargs=_a_lead
     ),
 }
