@@ -281,6 +281,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5}
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = 300_000  # kilobytes
+# Tasks the outbox relay sends together as one task of a batch form (see outbox.services).
+OUTBOX_BATCH_TASKS = {"scoring.tasks.rescore_lead_task": "scoring.tasks.rescore_leads_task"}
 CELERY_BEAT_SCHEDULE: dict = {
     # The relay process publishes within milliseconds; this catches anything it missed.
     "relay-outbox": {"task": "outbox.tasks.relay_outbox_task", "schedule": 10.0},

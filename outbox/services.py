@@ -74,24 +74,48 @@ def publish_pending(*, limit: int = 500, app: Celery | None = None) -> int:
             published_at=timezone.now()
         )
     published = 0
-    for position, message in enumerate(batch):
+    for position, (task, args, messages) in enumerate(_sendings(batch)):
         try:
             if settings.CELERY_TASK_ALWAYS_EAGER:
-                _registered_task(message.task).apply(args=message.args, throw=True)
+                _registered_task(task).apply(args=args, throw=True)
             else:
-                app.send_task(message.task, args=message.args)
+                app.send_task(task, args=args)
         except (BrokerError, OSError) as error:
-            logger.warning("outbox: broker unavailable, %s stays pending: %s", message, error)
-            for unsent in batch[position:]:
-                _put_back(unsent, error if unsent is message else None)
+            logger.warning("outbox: broker unavailable, %s stays pending: %s", task, error)
+            for _task, _args, unsent in list(_sendings(batch))[position:]:
+                for message in unsent:
+                    _put_back(message, error if message in messages else None)
             break
         except Exception as error:
             # In-process mode runs the task here; one failing task must not hold up the rest.
-            logger.exception("outbox: %s failed in-process", message)
-            _put_back(message, error)
+            logger.exception("outbox: %s failed in-process", task)
+            for message in messages:
+                _put_back(message, error)
             continue
-        published += 1
+        published += len(messages)
     return published
+
+
+def _sendings(batch: list[OutboxMessage]) -> list[tuple[str, list, list[OutboxMessage]]]:
+    """What to send for the claimed rows: one message per row, except that rows of a task
+    with a batch form (settings.OUTBOX_BATCH_TASKS) travel as one message of that batch task,
+    whose single argument is the list of the rows' arguments. A burst of events for many
+    leads then costs the worker one task, not one per lead."""
+    batch_of = settings.OUTBOX_BATCH_TASKS
+    sendings: list[tuple[str, list, list[OutboxMessage]]] = []
+    grouped: dict[str, list[OutboxMessage]] = {}
+    for message in batch:
+        if message.task in batch_of:
+            grouped.setdefault(message.task, []).append(message)
+        else:
+            sendings.append((message.task, message.args, [message]))
+    for task, messages in grouped.items():
+        if len(messages) == 1:
+            sendings.append((task, messages[0].args, messages))
+        else:
+            arguments = [arg for message in messages for arg in message.args]
+            sendings.append((batch_of[task], [arguments], messages))
+    return sendings
 
 
 def _put_back(message: OutboxMessage, error: Exception | None) -> None:

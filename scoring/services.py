@@ -583,3 +583,14 @@ def rescore_fading(*, now: datetime | None = None, chunk: int = RESCORE_CHUNK) -
             moved += rescore_leads(lead_ids=ids, version=version, now=now)
         last_id = ids[-1]
     return moved
+
+
+def rescore_many(*, lead_ids: list[int], now: datetime | None = None) -> int:
+    """Score these leads with the active version (one task for a burst of changes); returns
+    how many changed stage."""
+    version = active_version()
+    if version is None:
+        return 0
+    return rescore_leads(
+        lead_ids=list(dict.fromkeys(lead_ids)), version=version, now=now or timezone.now()
+    )

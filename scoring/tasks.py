@@ -19,3 +19,9 @@ def rescore_all_task(run_id: int) -> None:
 def rescore_fading_task() -> int:
     """Nightly (Celery beat): let engagement points fade."""
     return services.rescore_fading()
+
+
+@shared_task
+def rescore_leads_task(lead_ids: list[int]) -> None:
+    """Re-score several leads at once: the outbox relay's batch form of rescore_lead_task."""
+    services.rescore_many(lead_ids=lead_ids)

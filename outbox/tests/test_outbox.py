@@ -131,3 +131,55 @@ def test_a_task_failing_in_process_is_put_back_and_does_not_hold_up_the_others(s
 @shared_task(name="outbox.tests.fail")
 def failing_task() -> None:
     raise RuntimeError("boom")
+
+
+RECEIVED: list = []
+
+
+@shared_task(name="outbox.tests.one")
+def one_task(number: int) -> None:
+    RECEIVED.append(("one", number))
+
+
+@shared_task(name="outbox.tests.many")
+def many_task(numbers: list[int]) -> None:
+    RECEIVED.append(("many", sorted(numbers)))
+
+
+def test_requests_of_a_task_with_a_batch_form_travel_as_one_batch(settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.OUTBOX_BATCH_TASKS = {"outbox.tests.one": "outbox.tests.many"}
+    RECEIVED.clear()
+    for number in (3, 1, 2):
+        OutboxMessage.objects.create(task="outbox.tests.one", args=[number])
+    OutboxMessage.objects.create(task="outbox.tasks.purge_published_outbox_task", args=[])
+
+    assert publish_pending() == 4
+
+    assert RECEIVED == [("many", [1, 2, 3])]
+    assert OutboxMessage.objects.pending().count() == 0
+
+
+def test_a_lone_request_of_a_batchable_task_is_sent_as_itself(settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.OUTBOX_BATCH_TASKS = {"outbox.tests.one": "outbox.tests.many"}
+    RECEIVED.clear()
+    OutboxMessage.objects.create(task="outbox.tests.one", args=[7])
+
+    assert publish_pending() == 1
+    assert RECEIVED == [("one", 7)]
+
+
+def test_a_batch_the_broker_refuses_stays_pending_row_by_row(settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.OUTBOX_BATCH_TASKS = {"outbox.tests.one": "outbox.tests.many"}
+    for number in (1, 2):
+        OutboxMessage.objects.create(task="outbox.tests.one", args=[number])
+    dead_broker = Celery(broker="redis://127.0.0.1:1/0", set_as_current=False)
+    dead_broker.conf.broker_connection_timeout = 1
+    dead_broker.conf.broker_transport_options = {"max_retries": 1, "socket_connect_timeout": 1}
+    dead_broker.conf.task_publish_retry_policy = {"max_retries": 0}
+
+    assert publish_pending(app=dead_broker) == 0
+    assert OutboxMessage.objects.pending().count() == 2
+    assert all(message.attempts == 1 for message in OutboxMessage.objects.all())

@@ -130,3 +130,14 @@ def test_the_nightly_run_lets_engagement_fade_and_may_move_leads_back():
     # 200 days at a half-life of 90: 40 * 0.5 ** (200 / 90) = 8.6 -> 9 points.
     assert (moved, lead.engagement_score, lead.stage) == (1, 9, Stage.LEAD)
     assert StageTransition.objects.filter(lead=lead).latest("id").reason.startswith("No longer")
+
+
+def test_a_burst_of_requests_is_scored_in_one_batch_task():
+    from scoring.tasks import rescore_leads_task
+
+    published_version(mql_threshold=10)
+    leads = [LeadFactory(stage=Stage.CONTACT, is_decision_maker=True) for _ in range(3)]
+
+    rescore_leads_task([lead.pk for lead in leads] + [leads[0].pk])
+
+    assert set(Lead.objects.values_list("stage", "score")) == {(Stage.MQL, 15)}
