@@ -1,9 +1,10 @@
 """Recording and reading consent. Every grant and withdrawal is a new ConsentRecord."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from consent.models import ConsentMethod, ConsentRecord, NoticeVersion, Purpose
@@ -171,5 +172,26 @@ def move_subject(*, from_subject_id: int, to_subject_id: int) -> int:
     The records themselves stay as they were written; only whose they are changes, so the
     survivor's history shows every choice the person made under either record.
     """
-    # A queryset update on purpose: ConsentRecord.save() refuses to rewrite a record.
-    return ConsentRecord.objects.filter(subject_id=from_subject_id).update(subject_id=to_subject_id)
+    with rewriting_consent_records():
+        # A queryset update on purpose: ConsentRecord.save() refuses to rewrite a record.
+        records = ConsentRecord.objects.filter(subject_id=from_subject_id)
+        return records.update(subject_id=to_subject_id)
+
+
+@contextmanager
+def rewriting_consent_records() -> Iterator[None]:
+    """Open the database's guard on consent records for this block (PostgreSQL; see
+    consent/migrations/0003_append_only_guard.py). Only for the legitimate rewrites: a merge
+    moving a history to the surviving lead, erasure under a legal duty. The block is one
+    transaction, and the guard closes again when it ends."""
+    with transaction.atomic():
+        _set_rewriting("on")
+        yield
+        # On an error the rollback closes it.
+        _set_rewriting("off")
+
+
+def _set_rewriting(value: str) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('leadladder.rewriting_consent', %s, true)", [value])

@@ -16,6 +16,7 @@ from rest_framework.authtoken.models import Token
 from accounts.models import User
 from accounts.roles import Role
 from consent.models import ConsentRecord
+from consent.services import rewriting_consent_records
 from leads import demo_data
 from leads.benchmarking import (
     BenchContext,
@@ -159,7 +160,8 @@ def capture_api(context: BenchContext) -> list[Measurement]:
 def _remove_bench_leads(prefix: str) -> None:
     ids = list(Lead.objects.filter(email__startswith=prefix).values_list("id", flat=True))
     with transaction.atomic():
-        ConsentRecord.objects.filter(subject_id__in=ids).delete()
+        with rewriting_consent_records():
+            ConsentRecord.objects.filter(subject_id__in=ids).delete()
         OutboxMessage.objects.filter(dedupe_key__in=[f"rescore:{i}" for i in ids]).delete()
         Lead.objects.filter(id__in=ids).delete()
 

@@ -8,7 +8,7 @@ from django.template import Context, Template
 from django.utils import timezone
 
 from consent.models import ConsentMethod, ConsentRecord, NoticeVersion, Purpose
-from consent.services import ConsentGiven, record_consents
+from consent.services import ConsentGiven, record_consents, rewriting_consent_records
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,8 @@ def _record(key: str, granted: bool, *, method=ConsentMethod.WEB_FORM, ago=timed
     (record,) = record_consents(
         subject_id=SUBJECT, given=[ConsentGiven(key, granted)], method=method, source="test"
     )
-    ConsentRecord.objects.filter(pk=record.pk).update(recorded_at=timezone.now() - ago)
+    with rewriting_consent_records():
+        ConsentRecord.objects.filter(pk=record.pk).update(recorded_at=timezone.now() - ago)
     return record
 
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from consent.models import ConsentMethod, ConsentRecord
-from consent.services import ConsentGiven, record_consents
+from consent.services import ConsentGiven, record_consents, rewriting_consent_records
 from leads.filters import (
     PAGE_SIZE,
     SORT_ORDERS,
@@ -238,7 +238,8 @@ def test_records_written_at_the_same_moment_count_in_the_order_they_were_written
         method=ConsentMethod.IMPORT,
     )
     moment = timezone.now()
-    ConsentRecord.objects.update(recorded_at=moment)
+    with rewriting_consent_records():
+        ConsentRecord.objects.update(recorded_at=moment)
 
     assert _shown(_list(client, marketer, "consent=marketing")) == []
     assert _shown(_list(client, marketer, "consent=no_marketing")) == [lead.email]
