@@ -192,6 +192,8 @@ def rule_holds(rule: Rule, lead) -> bool:
             number, bound = Decimal(str(value)), Decimal(rule.value.strip())
         except InvalidOperation:
             return False
+        if not (number.is_finite() and bound.is_finite()):
+            return False
         return number >= bound if operator == "gte" else number <= bound
     text = "" if value is None else str(value).strip().lower()
     if operator == "equals":

@@ -133,8 +133,10 @@ class CriterionForm(forms.ModelForm):
                 )
         elif operator in NUMBER_OPERATORS:
             try:
-                Decimal(value)
+                finite = Decimal(value).is_finite()
             except InvalidOperation:
+                finite = False
+            if not finite:
                 self.add_error("value", _("Give a number, such as 50 or 2500.00."))
         if kind == CriterionKind.LEAD_DEFINITION and cleaned.get("points"):
             self.add_error("points", _("A lead definition rule gives no points: use 0."))

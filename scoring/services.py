@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from django.db import transaction
-from django.db.models import Max
+from django.db import connection, transaction
+from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -343,10 +343,12 @@ def events_for_scoring(lead_id: int, rules: engine.Rules, now: datetime) -> list
     if not engagement:
         return []
     events = Event.objects.filter(lead_id=lead_id)
+    named = {rule.event_type for rule in engagement if rule.event_type}
     if all(rule.event_type for rule in engagement):
-        events = events.filter(type__in={rule.event_type for rule in engagement})
+        events = events.filter(type__in=named)
     else:
-        events = events.exclude(type=EventType.CAPTURE)
+        # A rule without a type counts every event but captures; a named type still counts.
+        events = events.filter(Q(type__in=named) | ~Q(type=EventType.CAPTURE))
     if all(rule.window_days for rule in engagement):
         longest = max(rule.window_days for rule in engagement)
         events = events.filter(occurred_at__gte=now - timedelta(days=longest))
@@ -558,9 +560,15 @@ def rescore_chunk(*, run_id: int, now: datetime | None = None) -> bool:
 def rescore_leads(*, lead_ids: list[int], version: CriteriaVersion, now: datetime) -> int:
     """Score these leads with `version`; returns how many changed stage.
 
-    One lead at a time through the engine. The set-based re-score in SQL replaces this on
-    PostgreSQL (see scoring/compiled.py) and must give the same results.
+    On PostgreSQL in one set-based statement (scoring/compiled.py, held equal to the engine
+    by property tests); elsewhere one lead at a time through the engine.
     """
+    if connection.vendor == "postgresql":
+        from scoring import compiled
+
+        return compiled.rescore_range(
+            rules=rules_of(version), version_id=version.pk, now=now, lead_ids=lead_ids
+        )
     before = dict(Lead.objects.filter(pk__in=lead_ids).values_list("pk", "stage"))
     for lead_id in lead_ids:
         rescore_lead(lead_id=lead_id, now=now, version=version)

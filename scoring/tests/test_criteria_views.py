@@ -255,6 +255,7 @@ def test_a_bad_criterion_saves_nothing_not_even_the_good_parts(client, admin_use
             "value",
             "Give a number",
         ),
+        ({"field": "company_size", "operator": "gte", "value": "NaN"}, "value", "Give a number"),
         ({"field": "company_size", "operator": "lte", "value": ""}, "value", "Give the value"),
         ({"field": "", "operator": "equals", "value": "x"}, "field", "Choose the field"),
         ({"field": "industry", "operator": "", "value": "x"}, "operator", "Choose how"),
