@@ -4,8 +4,8 @@
 publishing would (the same engine, the same events, the same stage policy) and reports the
 moves between stages, with examples, and a backtest: of the leads the draft qualifies as MQL,
 how many went on to SQL, opportunity and won, against the same figures for the active
-version. One lead at a time through the engine, in chunks of leads by id with a fixed number
-of queries per chunk; a set-based version in SQL will replace the loop on PostgreSQL.
+version. In chunks of leads by id with a fixed number of queries per chunk; on PostgreSQL
+each chunk is scored set-based (scoring/compiled.py), elsewhere lead by lead by the engine.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
 from leads.models import Event, EventType, Lead, Stage
@@ -109,10 +111,10 @@ def preview_impact(
             break
         last_id = leads[-1].pk
         ids = [lead.pk for lead in leads]
-        events = events_of_leads(ids, [r for r in (rules, active_rules) if r], now)
+        scores, active_scores = _scores(ids, leads, rules, active_rules, now)
         reached = stages_reached(ids)
         for lead in leads:
-            score = engine.score_lead(lead, events.get(lead.pk, []), rules, now)
+            score = scores[lead.pk]
             impact.scored += 1
             earned = engine.earned_stages(lead.stage, score, downgrade=rules.downgrade_on_decay)
             if earned:
@@ -123,15 +125,35 @@ def preview_impact(
                     move.examples.append(Example(lead.pk, str(lead)))
             if score.qualifies_as_mql:
                 impact.backtest.add(reached.get(lead.pk, set()))
-            if active_rules is not None:
-                active_score = engine.score_lead(lead, events.get(lead.pk, []), active_rules, now)
-                if active_score.qualifies_as_mql and impact.active_backtest is not None:
-                    impact.active_backtest.add(reached.get(lead.pk, set()))
+            active_score = active_scores.get(lead.pk)
+            if active_score is not None and active_score.qualifies_as_mql:
+                impact.active_backtest.add(reached.get(lead.pk, set()))
     impact.moves = sorted(
         moves.values(),
         key=lambda m: (_STAGE_ORDER.index(m.from_stage), _STAGE_ORDER.index(m.to_stage)),
     )
     return impact
+
+
+def _scores(ids, leads, rules, active_rules, now) -> tuple[dict, dict]:
+    """Each lead's score under the draft and under the active version (if any): set-based
+    in SQL on PostgreSQL (scoring/compiled.py, equal to the engine), else by the engine."""
+    if connection.vendor == "postgresql":
+        from scoring import compiled
+
+        scores = compiled.score_leads(rules, now, lead_ids=ids)
+        active = compiled.score_leads(active_rules, now, lead_ids=ids) if active_rules else {}
+        return scores, active
+    events = events_of_leads(ids, [r for r in (rules, active_rules) if r], now)
+    scores = {
+        lead.pk: engine.score_lead(lead, events.get(lead.pk, []), rules, now) for lead in leads
+    }
+    active = {
+        lead.pk: engine.score_lead(lead, events.get(lead.pk, []), active_rules, now)
+        for lead in leads
+        if active_rules is not None
+    }
+    return scores, active
 
 
 def events_of_leads(
@@ -146,10 +168,11 @@ def events_of_leads(
     if not engagement:
         return {}
     events = Event.objects.filter(lead_id__in=lead_ids)
+    named = {rule.event_type for rule in engagement if rule.event_type}
     if all(rule.event_type for rule in engagement):
-        events = events.filter(type__in={rule.event_type for rule in engagement})
+        events = events.filter(type__in=named)
     else:
-        events = events.exclude(type=EventType.CAPTURE)
+        events = events.filter(Q(type__in=named) | ~Q(type=EventType.CAPTURE))
     if all(rule.window_days for rule in engagement):
         longest = max(rule.window_days for rule in engagement)
         events = events.filter(occurred_at__gte=now - timedelta(days=longest))
