@@ -504,3 +504,146 @@ def event_to_stage(context: BenchContext) -> list[Measurement]:
             "relay + Celery worker (solo pool), gunicorn 2 workers",
         )
     ]
+
+
+# --- Incremental scoring: a stream of events for many leads -----------------------------------
+
+STREAM_LEADS = 2_000
+STREAM_EVENTS = 10_000
+STREAM_BATCH = 500
+
+
+def _peak_rss_mb(process: subprocess.Popen) -> float:
+    """The highest resident memory the process (and its children) reached, in MB."""
+    peaks = []
+    pids = [process.pid]
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    if children.exists():
+        pids += [int(pid) for pid in children.read_text().split()]
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]) / 1024)
+        except OSError:
+            continue
+    return max(peaks, default=0.0)
+
+
+def _behind(last_posted: dict[int, datetime]) -> int:
+    """How many leads are not yet scored after their last event was sent."""
+    by_moment: dict[datetime, list[int]] = {}
+    for lead_id, moment in last_posted.items():
+        by_moment.setdefault(moment, []).append(lead_id)
+    return sum(
+        Lead.objects.filter(pk__in=ids).exclude(scored_at__gte=moment).count()
+        for moment, ids in by_moment.items()
+    )
+
+
+@benchmark("incremental_scoring")
+def incremental_scoring(context: BenchContext) -> list[Measurement]:
+    """Events POSTed to /api/v1/events/ in batches of 500, each batch for 500 different leads,
+    as fast as the API takes them, until every lead is scored after its last event: events
+    per second end to end (API, outbox, relay, Redis, one Celery worker process). Baseline:
+    how fast the API alone takes the same events. Also the worker's peak memory."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return [
+            Measurement(
+                name="incremental_scoring",
+                value=0,
+                unit="events/s",
+                baseline=0,
+                baseline_label="the API taking the events",
+                notes="not run: no broker",
+            )  # fmt: skip
+        ]
+    run = uuid.uuid4().hex[:8]
+    queue = f"leadladder-bench-{run}"
+    version = None
+    if CriteriaVersion.objects.active() is None:
+        version = _version(DEMO_CRITERIA, status=VersionStatus.PUBLISHED)
+    user = User.objects.create(username=f"bench-stream-{run}", email=f"{run}@bench.invalid")
+    user.groups.set(Group.objects.filter(name=Role.MARKETER))
+    token = Token.objects.create(user=user)
+    Lead.objects.bulk_create(
+        Lead(email=f"bench-stream-{run}-{n}@bouwbedrijf-{run}.nl", stage=Stage.LEAD)
+        for n in range(STREAM_LEADS)
+    )
+    lead_ids = list(
+        Lead.objects.filter(email__startswith=f"bench-stream-{run}-").values_list("pk", flat=True)
+    )
+    parked = list(OutboxMessage.objects.pending().values_list("pk", flat=True))
+    OutboxMessage.objects.filter(pk__in=parked).update(published_at=PARKED)
+    log_dir = Path(tempfile.mkdtemp(prefix="bench-incremental-"))
+    worker = relay = None
+    kinds = [EventType.PAGE_VIEW, EventType.EMAIL_CLICK, EventType.FORM_SUBMISSION]
+    try:
+        worker = _start(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
+             "--without-gossip", "--without-mingle", "--without-heartbeat",
+             "-Q", queue, "--loglevel=INFO"],
+            "ready.", log_dir / "worker.log", queue,
+        )  # fmt: skip
+        relay = _start(
+            [sys.executable, "manage.py", "relay_outbox"], "relay running",
+            log_dir / "relay.log", queue,
+        )  # fmt: skip
+        with GunicornServer(workers=2) as server:
+            import http.client
+
+            started = time.perf_counter()
+            last_posted: dict[int, datetime] = {}  # lead -> when its last event was sent
+            for batch_number in range(STREAM_EVENTS // STREAM_BATCH):
+                first = (batch_number * STREAM_BATCH) % len(lead_ids)
+                batch = [
+                    {"lead": lead_ids[(first + n) % len(lead_ids)],
+                     "type": kinds[n % len(kinds)], "url": "https://example.nl/pricing"}
+                    for n in range(STREAM_BATCH)
+                ]  # fmt: skip
+                sent_at = timezone.now()
+                last_posted.update((event["lead"], sent_at) for event in batch)
+                conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+                conn.request(
+                    "POST", "/api/v1/events/", body=json.dumps(batch),
+                    headers={"Authorization": f"Token {token.key}",
+                             "Content-Type": "application/json"},
+                )  # fmt: skip
+                response = conn.getresponse()
+                response.read()
+                conn.close()
+                assert response.status == 201, response.status
+            posted = time.perf_counter() - started
+            deadline = time.perf_counter() + 120
+            while (behind := _behind(last_posted)) and time.perf_counter() < deadline:
+                time.sleep(0.05)
+            scored = time.perf_counter() - started
+        peak_mb = _peak_rss_mb(worker)
+    finally:
+        for process in (relay, worker):
+            if process is not None:
+                _stop(process)
+        StageTransition.objects.filter(lead_id__in=lead_ids).delete()
+        Event.objects.filter(lead_id__in=lead_ids).delete()
+        OutboxMessage.objects.filter(dedupe_key__in=[f"rescore:{i}" for i in lead_ids]).delete()
+        OutboxMessage.objects.filter(pk__in=parked, published_at=PARKED).update(published_at=None)
+        Lead.objects.filter(pk__in=lead_ids).delete()
+        token.delete()
+        user.delete()
+        if version is not None:
+            StageTransition.objects.filter(criteria_version=version).delete()
+            version.delete()
+    return [
+        Measurement(
+            name="incremental_scoring",
+            value=round(STREAM_EVENTS / scored, 1),
+            unit="events/s",
+            baseline=round(STREAM_EVENTS / posted, 1),
+            baseline_label="the API taking the same events, scoring aside",
+            target=">= 1,000 events/s; worker < 300 MB",
+            notes=f"{STREAM_EVENTS:,} events in batches of {STREAM_BATCH} over "
+            f"{STREAM_LEADS:,} leads, until every lead was scored after its last event; "
+            f"{behind} leads behind at the end; one worker process (solo pool), peak "
+            f"{peak_mb:.0f} MB resident",
+        )
+    ]
