@@ -27,6 +27,13 @@ PREVIEW_CHUNK = 2_000
 # The stages a backtest follows a qualified lead to, in funnel order.
 LATER_STAGES = (Stage.SQL, Stage.OPPORTUNITY, Stage.WON)
 _STAGE_ORDER = list(Stage)
+# A lead standing in a later stage has reached the ones before it, also when its history
+# does not show the moves (leads imported in that stage).
+IMPLIED_BY_STAGE = {
+    Stage.SQL: {Stage.SQL},
+    Stage.OPPORTUNITY: {Stage.SQL, Stage.OPPORTUNITY},
+    Stage.WON: {Stage.SQL, Stage.OPPORTUNITY, Stage.WON},
+}
 
 
 @dataclass(frozen=True)
@@ -123,11 +130,12 @@ def preview_impact(
                 move.count += 1
                 if len(move.examples) < examples:
                     move.examples.append(Example(lead.pk, str(lead)))
+            lead_reached = reached.get(lead.pk, set()) | IMPLIED_BY_STAGE.get(lead.stage, set())
             if score.qualifies_as_mql:
-                impact.backtest.add(reached.get(lead.pk, set()))
+                impact.backtest.add(lead_reached)
             active_score = active_scores.get(lead.pk)
             if active_score is not None and active_score.qualifies_as_mql:
-                impact.active_backtest.add(reached.get(lead.pk, set()))
+                impact.active_backtest.add(lead_reached)
     impact.moves = sorted(
         moves.values(),
         key=lambda m: (_STAGE_ORDER.index(m.from_stage), _STAGE_ORDER.index(m.to_stage)),

@@ -223,3 +223,16 @@ def test_preview_takes_the_same_number_of_queries_for_few_or_many_leads(monkeypa
         preview_impact(draft, now=NOW)
 
     assert len(many) == len(few)
+
+
+def test_a_lead_standing_in_a_later_stage_counts_as_having_reached_it(leads):
+    # Imported as won, without any stage history.
+    hans = LeadFactory(email="hans@bouw.nl", stage=Stage.WON)
+    pricing_visits(hans, 3)
+    draft = draft_version()
+
+    backtest = preview_impact(draft, now=NOW).backtest
+
+    # Ann, Ben, Eva as before, and Hans, whose stage says he went all the way.
+    assert (backtest.qualified, backtest.reached_sql) == (4, 2)
+    assert (backtest.reached_opportunity, backtest.reached_won) == (2, 1)
