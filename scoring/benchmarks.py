@@ -8,6 +8,7 @@ afterwards.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import subprocess
@@ -15,6 +16,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -394,6 +398,76 @@ def _stop(process: subprocess.Popen) -> None:
         process.kill()
 
 
+@dataclass
+class _Pipeline:
+    """A real scoring pipeline for a benchmark (see `_scoring_pipeline`)."""
+
+    token: Token
+    version: CriteriaVersion
+    worker: subprocess.Popen | None = None
+    lead_ids: list[int] = field(default_factory=list)
+
+
+@contextmanager
+def _scoring_pipeline(roles: list[str]) -> Iterator[_Pipeline]:
+    """An API user with these roles and a token, a published criteria version (ours when none
+    is active), a Celery worker and the outbox relay on a queue of their own. Afterwards it
+    removes the user, the version it published and the leads the benchmark put in
+    `lead_ids`, with their events, transitions and re-score requests."""
+    run = uuid.uuid4().hex[:8]
+    queue = f"leadladder-bench-{run}"
+    active = CriteriaVersion.objects.active()
+    ours = None if active else _version(DEMO_CRITERIA, status=VersionStatus.PUBLISHED)
+    user = User.objects.create(username=f"bench-{run}", email=f"{run}@bench.invalid")
+    user.groups.set(Group.objects.filter(name__in=roles))
+    pipeline = _Pipeline(token=Token.objects.create(user=user), version=ours or active)
+    # Tasks other benchmarks left pending (the captures' re-scores) would reach this relay
+    # first, queue in front of ours and re-score seeded leads: set them aside meanwhile.
+    parked = list(OutboxMessage.objects.pending().values_list("pk", flat=True))
+    OutboxMessage.objects.filter(pk__in=parked).update(published_at=PARKED)
+    log_dir = Path(tempfile.mkdtemp(prefix="bench-scoring-"))
+    relay = None
+    try:
+        pipeline.worker = _start(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
+             "--without-gossip", "--without-mingle", "--without-heartbeat",
+             "-Q", queue, "--loglevel=INFO"],
+            "ready.", log_dir / "worker.log", queue,
+        )  # fmt: skip
+        relay = _start(
+            [sys.executable, "manage.py", "relay_outbox"], "relay running",
+            log_dir / "relay.log", queue,
+        )  # fmt: skip
+        yield pipeline
+    finally:
+        for process in (relay, pipeline.worker):
+            if process is not None:
+                _stop(process)
+        lead_ids = pipeline.lead_ids
+        StageTransition.objects.filter(lead_id__in=lead_ids).delete()
+        Event.objects.filter(lead_id__in=lead_ids).delete()
+        OutboxMessage.objects.filter(dedupe_key__in=[f"rescore:{i}" for i in lead_ids]).delete()
+        OutboxMessage.objects.filter(pk__in=parked, published_at=PARKED).update(published_at=None)
+        Lead.objects.filter(pk__in=lead_ids).delete()
+        pipeline.token.delete()
+        user.delete()
+        if ours is not None:
+            StageTransition.objects.filter(criteria_version=ours).delete()
+            ours.delete()
+
+
+def _post(server: GunicornServer, token: Token, path: str, body) -> int:
+    connection_ = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    connection_.request(
+        "POST", path, body=json.dumps(body),
+        headers={"Authorization": f"Token {token.key}", "Content-Type": "application/json"},
+    )  # fmt: skip
+    response = connection_.getresponse()
+    response.read()
+    connection_.close()
+    return response.status
+
+
 @benchmark("event_to_stage")
 def event_to_stage(context: BenchContext) -> list[Measurement]:
     """A quote request POSTed to /api/v1/events/ for a lead one step from MQL, timed until
@@ -410,63 +484,24 @@ def event_to_stage(context: BenchContext) -> list[Measurement]:
                 notes="not run: no broker (set REDIS_URL)",
             )  # fmt: skip
         ]
-    run = uuid.uuid4().hex[:8]
-    queue = f"leadladder-bench-{run}"
-    active = CriteriaVersion.objects.active()
-    version = None
-    if active is None:
-        # The worker scores with the active version; publish one of our own when none is.
-        version = _version(DEMO_CRITERIA, status=VersionStatus.PUBLISHED)
-    scoring_version = version or active
-    user = User.objects.create(username=f"bench-events-{run}", email=f"{run}@bench.invalid")
-    user.groups.set(Group.objects.filter(name__in=[Role.MARKETER, Role.ADMIN]))
-    token = Token.objects.create(user=user)
-    leads = [
-        Lead.objects.create(
-            email=f"bench-stage-{run}-{n}@bouwbedrijf-{run}.nl",
-            is_decision_maker=True,
-            company_size=250,
-            stage=Stage.LEAD,
-        )  # fmt: skip
-        for n in range(EVENT_SAMPLES)
-    ]
-    lead_ids = [lead.pk for lead in leads]
-    # Tasks other benchmarks left pending (the captures' re-scores) would reach this relay
-    # first, queue in front of ours and re-score seeded leads: set them aside meanwhile.
-    parked = list(OutboxMessage.objects.pending().values_list("pk", flat=True))
-    OutboxMessage.objects.filter(pk__in=parked).update(published_at=PARKED)
     latencies, posts, slow = [], [], 0
-    log_dir = Path(tempfile.mkdtemp(prefix="bench-event-to-stage-"))
-    worker = relay = None
-    try:
-        worker = _start(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
-             "--without-gossip", "--without-mingle", "--without-heartbeat",
-             "-Q", queue, "--loglevel=INFO"],
-            "ready.", log_dir / "worker.log", queue,
-        )  # fmt: skip
-        relay = _start(
-            [sys.executable, "manage.py", "relay_outbox"], "relay running",
-            log_dir / "relay.log", queue,
-        )  # fmt: skip
+    with _scoring_pipeline([Role.MARKETER, Role.ADMIN]) as pipeline:
+        for n in range(EVENT_SAMPLES):
+            lead = Lead.objects.create(
+                email=f"bench-stage-{pipeline.token.key[:8]}-{n}@bouwbedrijf.nl",
+                is_decision_maker=True,
+                company_size=250,
+                stage=Stage.LEAD,
+            )
+            pipeline.lead_ids.append(lead.pk)
         with GunicornServer(workers=2) as server:
-            import http.client
-
-            for lead_id in lead_ids:
-                body = json.dumps({"lead": lead_id, "type": EventType.QUOTE_REQUEST})
+            for lead_id in pipeline.lead_ids:
+                body = {"lead": lead_id, "type": EventType.QUOTE_REQUEST}
                 started = time.perf_counter()
                 posted_at = timezone.now()
-                conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-                conn.request(
-                    "POST", "/api/v1/events/", body=body,
-                    headers={"Authorization": f"Token {token.key}",
-                             "Content-Type": "application/json"},
-                )  # fmt: skip
-                response = conn.getresponse()
-                response.read()
-                conn.close()
+                status = _post(server, pipeline.token, "/api/v1/events/", body)
                 posts.append((time.perf_counter() - started) * 1000)
-                assert response.status == 201, response.status
+                assert status == 201, status
                 deadline = started + 10
                 while time.perf_counter() < deadline:
                     if Lead.objects.filter(pk=lead_id, scored_at__gte=posted_at).exists():
@@ -475,21 +510,8 @@ def event_to_stage(context: BenchContext) -> list[Measurement]:
                 else:
                     slow += 1
                 latencies.append((time.perf_counter() - started) * 1000)
-        reached_mql = Lead.objects.filter(pk__in=lead_ids, stage=Stage.MQL).count()
-    finally:
-        for process in (relay, worker):
-            if process is not None:
-                _stop(process)
-        StageTransition.objects.filter(lead_id__in=lead_ids).delete()
-        Event.objects.filter(lead_id__in=lead_ids).delete()
-        OutboxMessage.objects.filter(dedupe_key__in=[f"rescore:{i}" for i in lead_ids]).delete()
-        OutboxMessage.objects.filter(pk__in=parked, published_at=PARKED).update(published_at=None)
-        Lead.objects.filter(pk__in=lead_ids).delete()
-        token.delete()
-        user.delete()
-        if version is not None:
-            StageTransition.objects.filter(criteria_version=version).delete()
-            version.delete()
+        reached_mql = Lead.objects.filter(pk__in=pipeline.lead_ids, stage=Stage.MQL).count()
+        scoring_version = pipeline.version.number
     return [
         Measurement(
             name="event_to_stage",
@@ -500,7 +522,7 @@ def event_to_stage(context: BenchContext) -> list[Measurement]:
             target="<= 1000 ms p95",
             notes=f"{EVENT_SAMPLES} quote requests one after another, each for a lead one step "
             f"from MQL, until its score is rewritten (polled every 5 ms); {reached_mql} became "
-            f"MQL with version {scoring_version.number}; {slow} not scored within 10 s; outbox "
+            f"MQL with version {scoring_version}; {slow} not scored within 10 s; outbox "
             "relay + Celery worker (solo pool), gunicorn 2 workers",
         )
     ]
@@ -558,40 +580,15 @@ def incremental_scoring(context: BenchContext) -> list[Measurement]:
                 notes="not run: no broker",
             )  # fmt: skip
         ]
-    run = uuid.uuid4().hex[:8]
-    queue = f"leadladder-bench-{run}"
-    version = None
-    if CriteriaVersion.objects.active() is None:
-        version = _version(DEMO_CRITERIA, status=VersionStatus.PUBLISHED)
-    user = User.objects.create(username=f"bench-stream-{run}", email=f"{run}@bench.invalid")
-    user.groups.set(Group.objects.filter(name=Role.MARKETER))
-    token = Token.objects.create(user=user)
-    Lead.objects.bulk_create(
-        Lead(email=f"bench-stream-{run}-{n}@bouwbedrijf-{run}.nl", stage=Stage.LEAD)
-        for n in range(STREAM_LEADS)
-    )
-    lead_ids = list(
-        Lead.objects.filter(email__startswith=f"bench-stream-{run}-").values_list("pk", flat=True)
-    )
-    parked = list(OutboxMessage.objects.pending().values_list("pk", flat=True))
-    OutboxMessage.objects.filter(pk__in=parked).update(published_at=PARKED)
-    log_dir = Path(tempfile.mkdtemp(prefix="bench-incremental-"))
-    worker = relay = None
     kinds = [EventType.PAGE_VIEW, EventType.EMAIL_CLICK, EventType.FORM_SUBMISSION]
-    try:
-        worker = _start(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
-             "--without-gossip", "--without-mingle", "--without-heartbeat",
-             "-Q", queue, "--loglevel=INFO"],
-            "ready.", log_dir / "worker.log", queue,
-        )  # fmt: skip
-        relay = _start(
-            [sys.executable, "manage.py", "relay_outbox"], "relay running",
-            log_dir / "relay.log", queue,
-        )  # fmt: skip
+    with _scoring_pipeline([Role.MARKETER]) as pipeline:
+        prefix = f"bench-stream-{pipeline.token.key[:8]}-"
+        Lead.objects.bulk_create(
+            Lead(email=f"{prefix}{n}@bouwbedrijf.nl", stage=Stage.LEAD) for n in range(STREAM_LEADS)
+        )
+        lead_ids = list(Lead.objects.filter(email__startswith=prefix).values_list("pk", flat=True))
+        pipeline.lead_ids.extend(lead_ids)
         with GunicornServer(workers=2) as server:
-            import http.client
-
             started = time.perf_counter()
             last_posted: dict[int, datetime] = {}  # lead -> when its last event was sent
             for batch_number in range(STREAM_EVENTS // STREAM_BATCH):
@@ -603,36 +600,14 @@ def incremental_scoring(context: BenchContext) -> list[Measurement]:
                 ]  # fmt: skip
                 sent_at = timezone.now()
                 last_posted.update((event["lead"], sent_at) for event in batch)
-                conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-                conn.request(
-                    "POST", "/api/v1/events/", body=json.dumps(batch),
-                    headers={"Authorization": f"Token {token.key}",
-                             "Content-Type": "application/json"},
-                )  # fmt: skip
-                response = conn.getresponse()
-                response.read()
-                conn.close()
-                assert response.status == 201, response.status
+                status = _post(server, pipeline.token, "/api/v1/events/", batch)
+                assert status == 201, status
             posted = time.perf_counter() - started
             deadline = time.perf_counter() + 120
             while (behind := _behind(last_posted)) and time.perf_counter() < deadline:
                 time.sleep(0.05)
             scored = time.perf_counter() - started
-        peak_mb = _peak_rss_mb(worker)
-    finally:
-        for process in (relay, worker):
-            if process is not None:
-                _stop(process)
-        StageTransition.objects.filter(lead_id__in=lead_ids).delete()
-        Event.objects.filter(lead_id__in=lead_ids).delete()
-        OutboxMessage.objects.filter(dedupe_key__in=[f"rescore:{i}" for i in lead_ids]).delete()
-        OutboxMessage.objects.filter(pk__in=parked, published_at=PARKED).update(published_at=None)
-        Lead.objects.filter(pk__in=lead_ids).delete()
-        token.delete()
-        user.delete()
-        if version is not None:
-            StageTransition.objects.filter(criteria_version=version).delete()
-            version.delete()
+        peak_mb = _peak_rss_mb(pipeline.worker)
     return [
         Measurement(
             name="incremental_scoring",
