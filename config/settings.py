@@ -309,6 +309,9 @@ LOGGING = {
 }
 
 # --- Product ---------------------------------------------------------------------------------
+# Up to this many leads a draft's preview is worked out in the page request; beyond, in the
+# background while the page refreshes itself.
+SCORING_PREVIEW_INLINE_LEADS = env.int("SCORING_PREVIEW_INLINE_LEADS", default=50_000)
 LEADLADDER_DEMO_PASSWORD = env("DEMO_PASSWORD", default="leadladder-demo")
 # Absolute links in e-mails (invitations, signed data-subject links) start with this.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")

@@ -133,6 +133,7 @@ class CriteriaVersion(models.Model):
         related_name="+",
     )
     published_at = models.DateTimeField(_("published"), null=True, blank=True)
+    changed_at = models.DateTimeField(_("changed"), auto_now=True)
 
     objects = CriteriaVersionQuerySet.as_manager()
 
@@ -309,3 +310,26 @@ class RescoreRun(models.Model):
     @property
     def percent(self) -> int:
         return 100 if not self.total else min(100, round(100 * self.done / self.total))
+
+
+class ImpactPreview(models.Model):
+    """A draft's preview worked out in the background: with many leads it takes longer than
+    a page may. Stale once the draft changed after it was asked for."""
+
+    version = models.ForeignKey(
+        CriteriaVersion,
+        verbose_name=_("version"),
+        on_delete=models.CASCADE,
+        related_name="previews",
+    )
+    requested_at = models.DateTimeField(_("asked for"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    result = models.JSONField(_("result"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("impact preview")
+        verbose_name_plural = _("impact previews")
+        ordering = ["-requested_at"]
+
+    def __str__(self) -> str:
+        return f"{self.version}: {self.requested_at:%Y-%m-%d %H:%M}"

@@ -10,17 +10,19 @@ each chunk is scored set-based (scoring/compiled.py), elsewhere lead by lead by 
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from leads.models import Event, EventType, Lead, Stage
+from outbox.services import request_task
 from scoring import engine
-from scoring.models import CriteriaVersion, StageTransition
+from scoring.models import CriteriaVersion, ImpactPreview, StageTransition
 from scoring.services import rules_of
 
 PREVIEW_CHUNK = 2_000
@@ -224,3 +226,58 @@ def stages_reached(lead_ids: list[int]) -> dict[int, set[str]]:
     for lead_id, stage in rows:
         reached[lead_id].add(stage)
     return reached
+
+
+# --- In the background, for many leads ------------------------------------------------------
+
+PREVIEW_TASK = "scoring.tasks.preview_impact_task"
+
+
+def impact_as_json(impact: Impact) -> dict:
+    return dataclasses.asdict(impact) | {"computed_at": impact.computed_at.isoformat()}
+
+
+def impact_from_json(data: dict) -> Impact:
+    def backtest(values: dict | None) -> Backtest | None:
+        return Backtest(**values) if values is not None else None
+
+    return Impact(
+        version_number=data["version_number"],
+        computed_at=datetime.fromisoformat(data["computed_at"]),
+        backtest=backtest(data["backtest"]),
+        active_backtest=backtest(data["active_backtest"]),
+        scored=data["scored"],
+        moves=[
+            Move(
+                from_stage=Stage(move["from_stage"]),
+                to_stage=Stage(move["to_stage"]),
+                count=move["count"],
+                examples=[Example(**example) for example in move["examples"]],
+            )
+            for move in data["moves"]
+        ],
+    )
+
+
+def current_preview(version: CriteriaVersion) -> ImpactPreview:
+    """The background preview of the draft as it is now: the one under way or done since its
+    last change, else a new one, asked for through the outbox."""
+    with transaction.atomic():
+        fresh = version.previews.filter(requested_at__gte=version.changed_at).first()
+        if fresh is not None:
+            return fresh
+        preview = ImpactPreview.objects.create(version=version)
+        request_task(PREVIEW_TASK, preview.pk, dedupe_key=f"preview:{preview.pk}")
+    preview.refresh_from_db()
+    return preview
+
+
+def work_out_preview(*, preview_id: int) -> None:
+    """Compute a background preview (the task); idempotent."""
+    preview = ImpactPreview.objects.select_related("version").filter(pk=preview_id).first()
+    if preview is None or preview.finished_at is not None:
+        return
+    impact = preview_impact(preview.version)
+    ImpactPreview.objects.filter(pk=preview_id).update(
+        result=impact_as_json(impact), finished_at=timezone.now()
+    )

@@ -25,3 +25,11 @@ def rescore_fading_task() -> int:
 def rescore_leads_task(lead_ids: list[int]) -> None:
     """Re-score several leads at once: the outbox relay's batch form of rescore_lead_task."""
     services.rescore_many(lead_ids=lead_ids)
+
+
+@shared_task
+def preview_impact_task(preview_id: int) -> None:
+    """Work out a draft's impact preview too big for a page request."""
+    from scoring.preview import work_out_preview
+
+    work_out_preview(preview_id=preview_id)

@@ -1,6 +1,7 @@
 """Pages and actions of qualification: moving leads between stages by hand, and the
 admins' criteria editor with its preview, publishing and re-score progress."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.db import transaction
@@ -12,13 +13,13 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from leads.forms import AddToNurtureForm
 from leads.list_actions import back_to_list, report_form_errors
-from leads.models import EventType
+from leads.models import EventType, Lead
 from scoring import services
 from scoring.bulk import add_to_nurture
 from scoring.engine import RULE_FIELDS, split_list
 from scoring.forms import CriterionFormSet, PolicyForm, StageDefinitionFormSet, field_label
 from scoring.models import CriteriaVersion, Criterion, CriterionKind, Operator, RescoreRun
-from scoring.preview import preview_impact
+from scoring.preview import current_preview, impact_from_json, preview_impact
 
 change_lead_required = permission_required("leads.change_lead", raise_exception=True)
 
@@ -134,7 +135,15 @@ def preview(request: HttpRequest, pk: int) -> HttpResponse:
     if not version.is_draft:
         messages.error(request, _("Only a draft can be previewed."))
         return redirect("scoring:criteria")
-    impact = preview_impact(version)
+    if Lead.objects.active().count() <= settings.SCORING_PREVIEW_INLINE_LEADS:
+        impact = preview_impact(version)
+    else:
+        background = current_preview(version)
+        if background.finished_at is None:
+            return render(
+                request, "scoring/preview_pending.html", {"version": version, "preview": background}
+            )
+        impact = impact_from_json(background.result)
     backtests = [
         {
             "title": _("Draft version %(number)s") % {"number": version.number},

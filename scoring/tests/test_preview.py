@@ -236,3 +236,42 @@ def test_a_lead_standing_in_a_later_stage_counts_as_having_reached_it(leads):
     # Ann, Ben, Eva as before, and Hans, whose stage says he went all the way.
     assert (backtest.qualified, backtest.reached_sql) == (4, 2)
     assert (backtest.reached_opportunity, backtest.reached_won) == (2, 1)
+
+
+def test_an_impact_survives_its_trip_through_json(leads):
+    active_version()
+    impact = preview_impact(draft_version(), now=NOW)
+
+    assert preview.impact_from_json(preview.impact_as_json(impact)) == impact
+
+
+def test_with_many_leads_the_preview_is_worked_out_in_the_background(
+    leads, client, admin_user, settings
+):
+    from django.urls import reverse
+
+    from outbox.models import OutboxMessage
+    from scoring.models import ImpactPreview
+
+    settings.SCORING_PREVIEW_INLINE_LEADS = 3
+    draft = draft_version()
+    client.force_login(admin_user)
+    url = reverse("scoring:preview", args=[draft.pk])
+
+    pending = client.get(url)
+
+    assert pending.status_code == 200
+    assert b'http-equiv="refresh"' in pending.content
+    background = ImpactPreview.objects.get()
+    assert OutboxMessage.objects.filter(task=preview.PREVIEW_TASK, args=[background.pk]).exists()
+    assert client.get(url).status_code == 200 and ImpactPreview.objects.count() == 1
+
+    preview.work_out_preview(preview_id=background.pk)
+    done = client.get(url)
+
+    assert done.context["impact"].moves == preview_impact(draft).moves
+    assert b'http-equiv="refresh"' not in done.content
+    # A change to the draft makes the figures stale: the next visit asks again.
+    draft.save()
+    assert b'http-equiv="refresh"' in client.get(url).content
+    assert ImpactPreview.objects.count() == 2
