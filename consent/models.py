@@ -127,7 +127,8 @@ class ConsentRecordQuerySet(models.QuerySet):
 class ConsentRecord(models.Model):
     """One grant or withdrawal. Append-only: the history is the proof."""
 
-    subject_id = models.BigIntegerField(_("data subject (lead id)"), db_index=True)
+    # consent_latest (subject, purpose, -recorded_at) serves lookups by subject.
+    subject_id = models.BigIntegerField(_("data subject (lead id)"))
     purpose = models.ForeignKey(
         Purpose, verbose_name=_("purpose"), on_delete=models.PROTECT, related_name="records"
     )

@@ -104,12 +104,18 @@ def minimal_view_p95_ms(client: Client, requests: int = 200) -> float:
 
 
 def write_report(path: Path, measurements: list[Measurement], *, leads: int, database: str) -> None:
-    """Rewrite BENCHMARKS.md, keeping rows of benchmarks that did not run this time."""
+    """Rewrite BENCHMARKS.md, keeping rows of benchmarks that did not run this time and the
+    notes under the table."""
     rows: dict[str, str] = {}
+    footer: list[str] = []  # notes written under the table stay
     if path.exists():
-        for line in path.read_text().splitlines():
+        lines = path.read_text().splitlines()
+        for line in lines:
             if line.startswith("| `"):
                 rows[line.split("`")[1]] = line
+        last_row = max((i for i, line in enumerate(lines) if line.startswith("|")), default=None)
+        if last_row is not None:
+            footer = lines[last_row + 1 :]
     for m in measurements:
         rows[m.name] = (
             f"| `{m.name}` | {m.value} {m.unit} | {m.baseline} {m.unit} ({m.baseline_label}) "
@@ -125,7 +131,8 @@ def write_report(path: Path, measurements: list[Measurement], *, leads: int, dat
         "| benchmark | value | baseline | ratio | target | leads | notes |",
         "|---|---|---|---|---|---|---|",
     ]
-    path.write_text("\n".join([*header, *(rows[name] for name in sorted(rows))]) + "\n")
+    table = [*header, *(rows[name] for name in sorted(rows))]
+    path.write_text("\n".join([*table, *footer]).rstrip("\n") + "\n")
 
 
 # --- Serving under gunicorn and loading it from several processes ----------------------------

@@ -115,6 +115,9 @@ class Lead(models.Model):
         null=True,
         blank=True,
         related_name="owned_leads",
+        # lead_owner_stage (owner, stage) serves owner lookups; one index less to write on
+        # every capture and re-score.
+        db_index=False,
     )
     # Database defaults too: capture's raw INSERT leaves these to the database.
     stage = models.CharField(
@@ -208,7 +211,11 @@ class Event(models.Model):
     """Something a lead did or that happened with them: the engagement that scoring reads."""
 
     lead = models.ForeignKey(
-        Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="events"
+        Lead,
+        verbose_name=_("lead"),
+        on_delete=models.CASCADE,
+        related_name="events",
+        db_index=False,  # event_lead_time (lead, -occurred_at) serves lookups by lead
     )
     type = models.CharField(_("type"), max_length=32, choices=EventType)
     url = models.URLField(_("URL"), max_length=2000, blank=True)
