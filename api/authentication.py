@@ -93,7 +93,7 @@ class RoleTokenAuthentication(TokenAuthentication):
         read = _recent.get(key)
         max_age = settings.API_TOKEN_CACHE_SECONDS
         if read is None or time.monotonic() - read.read_at >= max_age:
-            read = self._read(key, sql)
+            read = self._read(key, sql, attnames)
             if read is None:
                 # Refused: DRF says why, in its own words and translations.
                 return super().authenticate_credentials(key)
@@ -107,11 +107,10 @@ class RoleTokenAuthentication(TokenAuthentication):
         user.api_permissions = read.permission_names
         return user, self.get_model()(key=key, user=user)
 
-    def _read(self, key: str, sql: str) -> _TokenRead | None:
+    def _read(self, key: str, sql: str, attnames: list[str]) -> _TokenRead | None:
         with prepared_cursor() as cursor:
             cursor.execute(sql, [key])
             row = cursor.fetchone()
-        _sql, attnames = _token_query()
         if row is None or not row[attnames.index("is_active")]:
             return None
         *values, permission_names = row

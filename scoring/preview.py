@@ -13,17 +13,16 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from leads.models import Event, EventType, Lead, Stage
+from leads.models import Lead, Stage
 from outbox.services import request_task
 from scoring import engine
 from scoring.models import CriteriaVersion, ImpactPreview, StageTransition
-from scoring.services import rules_of
+from scoring.services import countable_events, rules_of
 
 PREVIEW_CHUNK = 2_000
 EXAMPLE_FIELDS = ("id", "stage", "email", "first_name", "last_name")
@@ -187,23 +186,11 @@ def _scores(ids, leads, rules, active_rules, now) -> tuple[dict, dict]:
 def events_of_leads(
     lead_ids: list[int], rule_sets: list[engine.Rules], now: datetime
 ) -> dict[int, list[engine.EventFact]]:
-    """The events of these leads that any of the rule sets can count, by lead, in one query.
-
-    The same narrowing as services.events_for_scoring (types, longest window), over the
-    rules of every set: the engine filters each rule's own events from what it is given.
-    """
-    engagement = [rule for rules in rule_sets for rule in rules.rules if rule.kind == "engagement"]
-    if not engagement:
+    """The events of these leads that any of the rule sets can count, by lead, in one query."""
+    events = countable_events(rule_sets, now)
+    if events is None:
         return {}
-    events = Event.objects.filter(lead_id__in=lead_ids)
-    named = {rule.event_type for rule in engagement if rule.event_type}
-    if all(rule.event_type for rule in engagement):
-        events = events.filter(type__in=named)
-    else:
-        events = events.filter(Q(type__in=named) | ~Q(type=EventType.CAPTURE))
-    if all(rule.window_days for rule in engagement):
-        longest = max(rule.window_days for rule in engagement)
-        events = events.filter(occurred_at__gte=now - timedelta(days=longest))
+    events = events.filter(lead_id__in=lead_ids)
     by_lead: dict[int, list[engine.EventFact]] = defaultdict(list)
     for lead_id, type_, url, occurred_at in events.values_list(
         "lead_id", "type", "url", "occurred_at"

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.db import connection, transaction
-from django.db.models import Max, Q
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -337,24 +337,34 @@ def rules_of(version: CriteriaVersion) -> engine.Rules:
         return _rules_cache[version.pk]
 
 
-def events_for_scoring(lead_id: int, rules: engine.Rules, now: datetime) -> list[engine.EventFact]:
-    """The lead's events the rules can count: of their types, within their longest window."""
-    engagement = [rule for rule in rules.rules if rule.kind == "engagement"]
+def countable_events(rule_sets: list[engine.Rules], now: datetime) -> QuerySet[Event] | None:
+    """The events any of these rule sets can count: of their types, within their longest
+    window (the engine picks each rule's own from them). None when no rule reads events."""
+    engagement = [rule for rules in rule_sets for rule in rules.rules if rule.kind == "engagement"]
     if not engagement:
-        return []
-    events = Event.objects.filter(lead_id=lead_id)
+        return None
     named = {rule.event_type for rule in engagement if rule.event_type}
     if all(rule.event_type for rule in engagement):
-        events = events.filter(type__in=named)
+        events = Event.objects.filter(type__in=named)
     else:
         # A rule without a type counts every event but captures; a named type still counts.
-        events = events.filter(Q(type__in=named) | ~Q(type=EventType.CAPTURE))
+        events = Event.objects.filter(Q(type__in=named) | ~Q(type=EventType.CAPTURE))
     if all(rule.window_days for rule in engagement):
         longest = max(rule.window_days for rule in engagement)
         events = events.filter(occurred_at__gte=now - timedelta(days=longest))
+    return events
+
+
+def events_for_scoring(lead_id: int, rules: engine.Rules, now: datetime) -> list[engine.EventFact]:
+    """The lead's events the rules can count."""
+    events = countable_events([rules], now)
+    if events is None:
+        return []
     return [
         engine.EventFact(type=type_, url=url, occurred_at=occurred_at)
-        for type_, url, occurred_at in events.values_list("type", "url", "occurred_at")
+        for type_, url, occurred_at in events.filter(lead_id=lead_id).values_list(
+            "type", "url", "occurred_at"
+        )
     ]
 
 

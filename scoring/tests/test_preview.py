@@ -21,7 +21,7 @@ NOW = timezone.now()
 
 @pytest.fixture(autouse=True)
 def _fresh_rules_cache():
-    # Published rules are cached per version number, and numbers repeat between tests.
+    # Published rules are cached per process; each test starts without any.
     services._rules_cache.clear()
     yield
     services._rules_cache.clear()
