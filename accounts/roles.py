@@ -22,7 +22,8 @@ ROLE_PRECEDENCE = [Role.ADMIN, Role.SALES_MANAGER, Role.SALES_REP, Role.MARKETER
 # Everyone who works leads may read the qualification criteria: why a lead qualifies is
 # nobody's secret.
 _LEAD_READ = ["leads.view_lead", "leads.view_event", "scoring.view_criteriaversion"]
-_LEAD_WORK = [*_LEAD_READ, "leads.change_lead", "leads.add_event"]
+# Recording a consent or withdrawal the person gave verbally is part of working a lead.
+_LEAD_WORK = [*_LEAD_READ, "leads.change_lead", "leads.add_event", "consent.record_consent"]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.MARKETER: [
@@ -50,6 +51,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "webforms.view_webform",
         "webforms.manage_webforms",
         "scoring.manage_criteria",
+        "consent.manage_purposes",
+        "privacy.export_subject",
+        "privacy.erase_subject",
+        "retention.manage_retention",
     ],
 }
 

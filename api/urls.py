@@ -7,4 +7,6 @@ app_name = "api"
 urlpatterns = [
     path("", include("leads.api.urls")),
     path("", include("scoring.api_urls")),
+    path("", include("consent.api_urls")),
+    path("", include("privacy.api_urls")),
 ]

@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "api",
     "webforms",
     "imports",
+    "privacy",
+    "retention",
 ]
 
 MIDDLEWARE = [
@@ -292,6 +294,16 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "scoring.tasks.rescore_fading_task",
         "schedule": crontab(hour=3, minute=30),
     },
+    # Personal data past its retention period is erased every night (retention/).
+    "apply-retention": {
+        "task": "retention.tasks.apply_retention_task",
+        "schedule": crontab(hour=4, minute=0),
+    },
+    # Double opt-in requests nobody confirmed in time are closed (consent/).
+    "expire-confirmations": {
+        "task": "consent.tasks.expire_confirmations_task",
+        "schedule": crontab(hour=4, minute=30),
+    },
     "purge-idempotency-keys": {
         "task": "api.tasks.purge_expired_idempotency_keys_task",
         "schedule": 3600.0,
@@ -315,3 +327,13 @@ SCORING_PREVIEW_INLINE_LEADS = env.int("SCORING_PREVIEW_INLINE_LEADS", default=5
 LEADLADDER_DEMO_PASSWORD = env("DEMO_PASSWORD", default="leadladder-demo")
 # Absolute links in e-mails (invitations, signed data-subject links) start with this.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+
+# --- Consent and data-subject rights ---------------------------------------------------------
+# A double opt-in link works this many days; then the purpose is no longer pending.
+CONSENT_CONFIRMATION_DAYS = env.int("CONSENT_CONFIRMATION_DAYS", default=7)
+# Withdrawal and preference links in messages work this many days.
+CONSENT_LINK_DAYS = env.int("CONSENT_LINK_DAYS", default=365)
+# Erased addresses are remembered as HMAC-SHA256 with this salt (see privacy.models). Keep it
+# stable: a new salt forgets the suppression list.
+# (Read without django-environ: a default starting with "$" would be taken as a reference.)
+SUPPRESSION_SALT = os.environ.get("SUPPRESSION_SALT") or SECRET_KEY

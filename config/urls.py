@@ -15,6 +15,12 @@ urlpatterns = [
     path("imports/", include("imports.urls")),
     path("leads/", include("leads.urls")),
     path("qualification/", include("scoring.urls")),
+    path("privacy/purposes/", include("consent.urls")),
+    path("privacy/consent/", include("consent.subject_urls")),
+    path("privacy/retention/", include("retention.urls")),
+    path("privacy/", include("privacy.urls")),
+    # Signed links in messages to leads: confirm, withdraw, preferences. No login.
+    path("c/", include("consent.public_urls")),
     # Visitors of public forms and signed links switch language too.
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("healthz", healthz, name="healthz"),

@@ -7,7 +7,7 @@ This app depends on nothing else of ours: a record names its data subject by the
 from django.conf import settings
 from django.db import models
 from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 
@@ -62,6 +62,7 @@ class Purpose(models.Model):
         verbose_name = _("processing purpose")
         verbose_name_plural = _("processing purposes")
         ordering = ["key"]
+        permissions = [("manage_purposes", _("Can manage processing purposes and notices"))]
 
     def __str__(self) -> str:
         return self.name
@@ -171,6 +172,7 @@ class ConsentRecord(models.Model):
                 name="consent_grant_names_notice",
             )
         ]
+        permissions = [("record_consent", _("Can record a consent or withdrawal given in person"))]
 
     def __str__(self) -> str:
         action = "granted" if self.granted else "withdrawn"
@@ -182,3 +184,109 @@ class ConsentRecord(models.Model):
         if self.pk is not None:
             raise ValueError("consent records are append-only")
         super().save(*args, **kwargs)
+
+
+class ClosedReason(models.TextChoices):
+    SUPERSEDED = "superseded", _("Superseded by a newer request")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    EXPIRED = "expired", _("Expired")
+    GRANTED = "granted", _("Granted another way")
+
+
+class ConsentConfirmationQuerySet(models.QuerySet):
+    def for_subject(self, subject_id: int) -> "ConsentConfirmationQuerySet":
+        return self.filter(subject_id=subject_id)
+
+    def open(self) -> "ConsentConfirmationQuerySet":
+        """Neither confirmed nor closed; possibly past its expiry until the nightly run."""
+        return self.filter(confirmed_at__isnull=True, closed_at__isnull=True)
+
+    def pending(self, now=None) -> "ConsentConfirmationQuerySet":
+        """Open and still confirmable: the purpose is "awaiting confirmation"."""
+        return self.open().filter(expires_at__gt=now or timezone.now())
+
+
+class ConsentConfirmation(models.Model):
+    """A grant waiting for double opt-in: the person must follow the link in an e-mail.
+
+    This is the state of a request, not proof, so it is updated as it goes (sent, confirmed,
+    closed). The proof is the ConsentRecord the confirmation writes (method double opt-in,
+    evidence "confirmation:<id>"), which names the notice shown with the original request.
+    """
+
+    subject_id = models.BigIntegerField(_("data subject (lead id)"))
+    purpose = models.ForeignKey(
+        Purpose, verbose_name=_("purpose"), on_delete=models.PROTECT, related_name="confirmations"
+    )
+    notice = models.ForeignKey(
+        NoticeVersion,
+        verbose_name=_("notice shown"),
+        on_delete=models.PROTECT,
+        related_name="confirmations",
+    )
+    # The original request, as it would have been recorded without double opt-in.
+    method = models.CharField(_("method"), max_length=20, choices=ConsentMethod)
+    source = models.CharField(_("source"), max_length=500, blank=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=500, blank=True)
+    evidence = models.CharField(_("evidence reference"), max_length=200, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # The e-mail goes out in the language the person used when asking.
+    language = models.CharField(_("language"), max_length=10, blank=True)
+    requested_at = models.DateTimeField(_("requested at"))
+    expires_at = models.DateTimeField(_("expires at"))
+    sent_at = models.DateTimeField(_("e-mail sent at"), null=True, blank=True)
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+    record = models.ForeignKey(
+        ConsentRecord,
+        verbose_name=_("consent record written"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    closed_reason = models.CharField(
+        _("closed because"), max_length=12, choices=ClosedReason, blank=True
+    )
+
+    objects = ConsentConfirmationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("consent confirmation")
+        verbose_name_plural = _("consent confirmations")
+        indexes = [
+            models.Index(fields=["subject_id", "purpose", "-requested_at"], name="confirm_latest"),
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(confirmed_at__isnull=True, closed_at__isnull=True),
+                name="confirm_open_expiry",
+            ),
+        ]
+        constraints = [
+            # One open request per person and purpose: a new one supersedes the old.
+            models.UniqueConstraint(
+                fields=["subject_id", "purpose"],
+                condition=Q(confirmed_at__isnull=True, closed_at__isnull=True),
+                name="confirm_one_open",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"confirmation {self.pk} of {self.subject_id} {self.purpose_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.confirmed_at is None and self.closed_at is None
+
+    def is_expired(self, now=None) -> bool:
+        if self.closed_reason == ClosedReason.EXPIRED:
+            return True
+        return self.is_open and self.expires_at <= (now or timezone.now())

@@ -3,11 +3,22 @@
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 
 from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from consent.models import ConsentMethod, ConsentRecord, NoticeVersion, Purpose
+from consent.models import (
+    ClosedReason,
+    ConsentConfirmation,
+    ConsentMethod,
+    ConsentRecord,
+    NoticeVersion,
+    Purpose,
+)
+from consent.signals import consents_recorded
 
 
 @dataclass(frozen=True)
@@ -108,11 +119,41 @@ def record_consents(
     evidence: str = "",
     recorded_by=None,
 ) -> list[ConsentRecord]:
-    """Record each choice with the notice shown for it. Unknown purposes change nothing."""
+    """Record each choice with the notice shown for it. Unknown purposes change nothing.
+
+    A grant through a web form, the API or an import of a purpose that requires double opt-in
+    is not recorded: the person is asked to confirm it by e-mail (see consent.confirmation),
+    and only the records written are returned. A withdrawal also closes the purpose's open
+    confirmation request, and a grant recorded at once makes it moot.
+    """
+    # Imported here: consent.confirmation builds on this module.
+    from consent.confirmation import (
+        close_open_confirmations,
+        double_opt_in_keys,
+        needs_confirmation,
+        request_confirmations,
+    )
+
     given = list(given)
     unknown = unknown_purposes(given)
     if unknown:
         raise UnknownPurpose(unknown)
+    if needs_confirmation(method):
+        waiting = double_opt_in_keys(choice.purpose_key for choice in given if choice.granted)
+        if waiting:
+            request_confirmations(
+                subject_id=subject_id,
+                choices=[c for c in given if c.granted and c.purpose_key in waiting],
+                method=method,
+                source=source,
+                ip_address=ip_address,
+                user_agent=user_agent,
+                evidence=evidence,
+                recorded_by=recorded_by,
+            )
+            given = [c for c in given if not (c.granted and c.purpose_key in waiting)]
+    if not given:
+        return []
     notices = current_notices(choice.purpose_key for choice in given if choice.granted)
     purposes = {notice.purpose.key: notice.purpose for notice in notices.values()}
     purposes |= {
@@ -151,7 +192,19 @@ def record_consents(
         )
         for choice in given
     ]
-    return ConsentRecord.objects.bulk_create(records)
+    written = ConsentRecord.objects.bulk_create(records)
+    consents_recorded.send(
+        sender=ConsentRecord,
+        subject_ids=[subject_id],
+        purpose_keys=[choice.purpose_key for choice in given],
+    )
+    for granted, reason in ((False, ClosedReason.WITHDRAWN), (True, ClosedReason.GRANTED)):
+        close_open_confirmations(
+            subject_id=subject_id,
+            purpose_ids={record.purpose_id for record in written if record.granted == granted},
+            reason=reason,
+        )
+    return written
 
 
 def consent_status(subject_id: int) -> dict[str, ConsentRecord]:
@@ -166,6 +219,141 @@ def consent_status(subject_id: int) -> dict[str, ConsentRecord]:
     return latest
 
 
+class ConsentStatus(StrEnum):
+    GRANTED = "granted"
+    WITHDRAWN = "withdrawn"
+    # Asked for through a channel that needs double opt-in, not yet confirmed.
+    PENDING = "pending"
+    NEVER = "never"
+
+
+@dataclass(frozen=True)
+class SubjectPurposeState:
+    """Where one subject stands on one purpose: the status, the latest record (the proof of
+    it) and the open, still confirmable double opt-in request, if any."""
+
+    purpose: Purpose
+    status: ConsentStatus
+    record: ConsentRecord | None = None
+    confirmation: ConsentConfirmation | None = None
+
+    @property
+    def granted(self) -> bool:
+        return self.status == ConsentStatus.GRANTED
+
+
+def consent_state(
+    subject_id: int, *, records: Iterable[ConsentRecord] | None = None
+) -> dict[str, SubjectPurposeState]:
+    """Each purpose's state for one subject, keyed by purpose key in purpose order: every
+    active purpose, and the others the subject made a choice about or was asked for.
+
+    A grant stands until a withdrawal; a pending request is "pending" unless a grant already
+    stands (a new form submission re-asking for it does not suspend it). `records`: all of
+    the subject's records with their purposes, when the caller read them already (the
+    consent panel shows the history too).
+    """
+    if records is None:
+        latest = consent_status(subject_id)
+    else:
+        latest = {}
+        for record in sorted(records, key=lambda r: (r.recorded_at, r.pk)):
+            latest[record.purpose.key] = record
+    waiting = {
+        confirmation.purpose.key: confirmation
+        for confirmation in ConsentConfirmation.objects.for_subject(subject_id)
+        .pending()
+        .select_related("purpose", "notice")
+    }
+    keys = set(latest) | set(waiting)
+    states: dict[str, SubjectPurposeState] = {}
+    for purpose in Purpose.objects.filter(Q(is_active=True) | Q(key__in=keys)):
+        record, confirmation = latest.get(purpose.key), waiting.get(purpose.key)
+        if (
+            confirmation is not None
+            and record is not None
+            and not record.granted
+            and record.recorded_at >= confirmation.requested_at
+        ):
+            # Withdrawn after it was asked for (see consent.confirmation.withdrawn_since).
+            confirmation = None
+        if record is not None and record.granted:
+            status = ConsentStatus.GRANTED
+        elif confirmation is not None:
+            status = ConsentStatus.PENDING
+        elif record is not None:
+            status = ConsentStatus.WITHDRAWN
+        else:
+            status = ConsentStatus.NEVER
+        states[purpose.key] = SubjectPurposeState(purpose, status, record, confirmation)
+    return states
+
+
+def has_consent(subject_id: int, purpose_key: str) -> bool:
+    """Whether the subject's latest choice about this purpose is a grant: pending or never
+    asked is no."""
+    latest = (
+        ConsentRecord.objects.for_subject(subject_id)
+        .filter(purpose__key=purpose_key)
+        .order_by("-recorded_at", "-id")
+        .values_list("granted", flat=True)
+        .first()
+    )
+    return bool(latest)
+
+
+@transaction.atomic
+def withdraw_consents(
+    *,
+    subject_id: int,
+    purpose_keys: Iterable[str] | None,
+    method: ConsentMethod | str,
+    source: str = "",
+    ip_address: str | None = None,
+    user_agent: str = "",
+    evidence: str = "",
+    recorded_by=None,
+) -> list[ConsentRecord]:
+    """Withdraw the named purposes, or (None) every marketing purpose, where a grant stands
+    or a confirmation is pending. A withdrawal already in effect writes nothing: the list of
+    records written is empty then. Unknown purposes raise UnknownPurpose."""
+    if purpose_keys is None:
+        keys = set(Purpose.objects.filter(is_marketing=True).values_list("key", flat=True))
+    else:
+        keys = set(purpose_keys)
+        unknown = keys - set(Purpose.objects.filter(key__in=keys).values_list("key", flat=True))
+        if unknown:
+            raise UnknownPurpose(unknown)
+    # Locked per subject so two clicks at once write one withdrawal, not two.
+    _lock_subject(subject_id)
+    states = consent_state(subject_id)
+    standing = sorted(
+        key
+        for key in keys
+        if key in states and states[key].status in (ConsentStatus.GRANTED, ConsentStatus.PENDING)
+    )
+    return record_consents(
+        subject_id=subject_id,
+        given=[ConsentGiven(key, False) for key in standing],
+        method=method,
+        source=source,
+        ip_address=ip_address,
+        user_agent=user_agent,
+        evidence=evidence,
+        recorded_by=recorded_by,
+    )
+
+
+def _lock_subject(subject_id: int) -> None:
+    """Serialise consent changes of one subject until the transaction ends (PostgreSQL)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('consent-subject'), %s::int)",
+                [subject_id % 2**31],
+            )
+
+
 def move_subject(*, from_subject_id: int, to_subject_id: int) -> int:
     """Give one subject's consent history to another (two lead records were one person).
 
@@ -175,7 +363,23 @@ def move_subject(*, from_subject_id: int, to_subject_id: int) -> int:
     with rewriting_consent_records():
         # A queryset update on purpose: ConsentRecord.save() refuses to rewrite a record.
         records = ConsentRecord.objects.filter(subject_id=from_subject_id)
-        return records.update(subject_id=to_subject_id)
+        moved = records.update(subject_id=to_subject_id)
+        # Requests still waiting follow the person; where the survivor has one open for the
+        # same purpose, the newer of the two stays open.
+        moving = ConsentConfirmation.objects.for_subject(from_subject_id)
+        for confirmation in moving.open():
+            rival = (
+                ConsentConfirmation.objects.for_subject(to_subject_id)
+                .open()
+                .filter(purpose_id=confirmation.purpose_id)
+                .first()
+            )
+            if rival is not None:
+                older = min(rival, confirmation, key=lambda c: (c.requested_at, c.pk))
+                older.closed_at, older.closed_reason = timezone.now(), ClosedReason.SUPERSEDED
+                older.save(update_fields=["closed_at", "closed_reason"])
+        moving.update(subject_id=to_subject_id)
+        return moved
 
 
 @contextmanager

@@ -376,6 +376,49 @@ LEAD_COLUMNS = [
 EVENT_COLUMNS = ["lead_id", "type", "url", "occurred_at", "properties", "created_at"]
 
 
+# Which consents a demo person gave when they came in: (purpose, share granting it). Some of
+# the marketing grants are withdrawn later. Profiling is on consent, so leads without it are
+# scored on what they told us only.
+DEMO_CONSENTS = [("contact", 0.95), ("profiling", 0.85), ("marketing_email", 0.6)]
+DEMO_WITHDRAWN_MARKETING = 0.1
+
+
+def demo_consents(index: int, lead: dict) -> list[tuple[str, bool, datetime]]:
+    """The consent choices of demo lead `index`: (purpose key, granted, when)."""
+    rng = random.Random(index * 104_729 + 3)
+    came_in = lead["created_at"]
+    choices = [(key, True, came_in) for key, share in DEMO_CONSENTS if rng.random() < share]
+    if any(key == "marketing_email" for key, *_ in choices) and (
+        rng.random() < DEMO_WITHDRAWN_MARKETING
+    ):
+        choices.append(("marketing_email", False, came_in + timedelta(days=rng.randint(1, 90))))
+    return choices
+
+
+def _demo_notices() -> dict[str, tuple[int, int]]:
+    """Purpose key -> (purpose id, newest notice id) for the purposes demo leads choose."""
+    from consent.models import NoticeVersion
+
+    newest: dict[str, tuple[int, int]] = {}
+    keys = [key for key, _share in DEMO_CONSENTS]
+    for notice in NoticeVersion.objects.filter(purpose__key__in=keys).order_by("version"):
+        newest[notice.purpose.key] = (notice.purpose_id, notice.pk)
+    return newest
+
+
+def _consent_rows(new: dict[int, dict], ids: dict[int, int], notices) -> Iterator[tuple]:
+    for index, row in new.items():
+        for key, granted, at in demo_consents(index, row):
+            if key in notices:
+                purpose_id, notice_id = notices[key]
+                yield (ids[index], purpose_id, granted, notice_id if granted else None,
+                       "import", "demo data", "", f"demo:{index}", at)  # fmt: skip
+
+
+CONSENT_COLUMNS = ["subject_id", "purpose_id", "granted", "notice_id", "method", "source",
+                   "user_agent", "evidence", "recorded_at"]  # fmt: skip
+
+
 def _reserve_ids(table: str, count: int) -> int:
     """Reserve `count` consecutive ids from the table's sequence; returns the first."""
     with connection.cursor() as cursor:
@@ -460,6 +503,7 @@ def _copy_batch(new: dict[int, dict], events: dict[int, list[dict]], now: dateti
         for ev in evs
     )
     _copy("leads_event", EVENT_COLUMNS, event_rows)
+    _copy("consent_consentrecord", CONSENT_COLUMNS, _consent_rows(new, ids, _demo_notices()))
 
 
 def _bulk_create_batch(new: dict[int, dict], events: dict[int, list[dict]], now: datetime) -> None:
@@ -477,3 +521,20 @@ def _bulk_create_batch(new: dict[int, dict], events: dict[int, list[dict]], now:
         ],
         batch_size=1000,
     )
+    from consent.models import ConsentRecord
+
+    ids = {index: lead.pk for lead, index in zip(leads, new, strict=True)}
+    records = [
+        ConsentRecord(**dict(zip(CONSENT_COLUMNS, row, strict=True)))
+        for row in _consent_rows(new, ids, _demo_notices())
+    ]
+    created = ConsentRecord.objects.bulk_create(records, batch_size=1000)
+    # recorded_at is auto_now_add; the demo history keeps its own times, through the one
+    # path allowed to rewrite records.
+    from consent.services import rewriting_consent_records
+
+    times = [row[-1] for row in _consent_rows(new, ids, _demo_notices())]
+    for record, at in zip(created, times, strict=True):
+        record.recorded_at = at
+    with rewriting_consent_records():
+        ConsentRecord.objects.bulk_update(created, ["recorded_at"], batch_size=500)

@@ -213,6 +213,10 @@ class ExportForm(forms.Form):
     lead = LeadSelectionField(label=_("Leads"), required=False)
     # The list's filters as a query string, for an export of every matching lead.
     query = forms.CharField(required=False, max_length=4000)
+    # A file meant for a campaign holds only leads with marketing consent, and each row a
+    # link to withdraw it; the user sees first how many are left out and why.
+    for_campaign = forms.BooleanField(required=False)
+    confirmed = forms.BooleanField(required=False)
 
     def clean(self):
         cleaned = super().clean()

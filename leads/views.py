@@ -24,6 +24,7 @@ from leads.filters import (
     EventCursor,
     InvalidCursor,
     LeadFilter,
+    has_marketing_consent,
     keyset_page,
     possible_owners,
     timeline_page,
@@ -48,7 +49,7 @@ from leads.services.capture import (
     CaptureRejected,
     capture_lead,
 )
-from leads.services.export import export_leads_csv
+from leads.services.export import export_campaign_csv, export_leads_csv
 from leads.services.merge import MergeRefused, merge_leads
 from leads.services.profile import LeadMerged, update_lead_profile
 
@@ -259,12 +260,35 @@ def lead_export(request: HttpRequest) -> HttpResponse:
         )
         leads = filterset.qs
         order_by = filterset.sort_order.export_ordering()
-    response = StreamingHttpResponse(
-        export_leads_csv(leads=leads.order_by(*order_by)), content_type="text/csv; charset=utf-8"
-    )
-    filename = f"leads-{timezone.localtime():%Y-%m-%d-%H%M}.csv"
+    leads = leads.order_by(*order_by)
+    if form.cleaned_data["for_campaign"]:
+        if not form.cleaned_data["confirmed"]:
+            return _campaign_export_check(request, form, leads)
+        lines, name = export_campaign_csv(leads=leads), "campaign"
+    else:
+        lines, name = export_leads_csv(leads=leads), "leads"
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    filename = f"{name}-{timezone.localtime():%Y-%m-%d-%H%M}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def _campaign_export_check(request: HttpRequest, form: ExportForm, leads) -> HttpResponse:
+    """Before a campaign file: how many of the leads it leaves out for lack of marketing
+    consent, so nobody wonders where they went."""
+    total = leads.count()
+    consented = leads.filter(has_marketing_consent()).count()
+    return render(
+        request,
+        "leads/campaign_export.html",
+        {
+            "form_data": form.data,
+            "total": total,
+            "consented": consented,
+            "left_out": total - consented,
+            "lead_ids": [lead.pk for lead in form.cleaned_data.get("lead") or []],
+        },
+    )
 
 
 @add_lead_required

@@ -62,6 +62,12 @@ class ScoreSerializer(serializers.Serializer):
         allow_blank=True, help_text=_("awareness, consideration, purchase, or empty.")
     )
     scored_at = serializers.DateTimeField(allow_null=True)
+    behaviour_not_scored = serializers.BooleanField(
+        help_text=_(
+            "True when the lead's behaviour (events) is left out of the score because the "
+            "person has not consented to profiling."
+        )
+    )
     criteria = CriterionLineSerializer(
         many=True, help_text=_("Every criterion of the version, in order.")
     )
@@ -79,6 +85,7 @@ def score_of(lead: Lead) -> dict:
             "engagement": lead.engagement_score,
             "buying_stage": lead.buying_stage,
             "scored_at": None,
+            "behaviour_not_scored": False,
             "criteria": [],
         }
     lines = explained.pop("lines")

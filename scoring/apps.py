@@ -5,3 +5,9 @@ from django.utils.translation import gettext_lazy as _
 class ScoringConfig(AppConfig):
     name = "scoring"
     verbose_name = _("Qualification")
+
+    def ready(self) -> None:
+        from consent.signals import consents_recorded
+        from scoring.services import rescore_after_consent
+
+        consents_recorded.connect(rescore_after_consent, dispatch_uid="scoring-consent")

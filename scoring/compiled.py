@@ -180,9 +180,13 @@ def score_query(
     *,
     lead_ids: Sequence[int] | None = None,
     id_range: tuple[int, int] | None = None,
+    profiling_purposes: Sequence[int] = (),
 ) -> tuple[str, dict]:
     """SQL selecting, per active lead of `lead_ids` or `id_range` (both ends included; all
     leads when neither is given), what `engine.score_lead` gives at `now`.
+
+    With `profiling_purposes` (ids of the purposes profiling is done on consent for) only
+    the events of a lead holding a current grant of one of them count, as `may_profile`.
 
     Columns: id, stage, points (the stored JSON list), fit, engagement, total, is_lead,
     qualifies (as MQL), buying_stage, named_met (criteria counting towards MQL met).
@@ -277,6 +281,17 @@ def score_query(
         if rules.mql_criteria_needed
         else "FALSE"
     )
+    if profiling_purposes:
+        # A current grant: no later record of the same purpose (the id breaks a tie, as in
+        # consent_status()).
+        ids = sql.param(list(profiling_purposes), "::bigint[]")
+        fit_columns.append(
+            "EXISTS (SELECT FROM consent_consentrecord c WHERE c.subject_id = l.id "
+            f"AND c.purpose_id = ANY({ids}) AND c.granted AND NOT EXISTS ("
+            "SELECT FROM consent_consentrecord w WHERE w.subject_id = c.subject_id "
+            "AND w.purpose_id = c.purpose_id AND (w.recorded_at, w.id) > (c.recorded_at, c.id)"
+            ")) AS may_profile"
+        )
     fit_select = "".join(f", {column}" for column in fit_columns)
     if engagement:
         events = f"""
@@ -288,6 +303,8 @@ def score_query(
         SELECT e.lead_id, {", ".join(aggregates)} FROM ev e GROUP BY e.lead_id
     )"""
         join = "LEFT JOIN agg a ON a.lead_id = t.id"
+        if profiling_purposes:
+            join += " AND t.may_profile"
     else:
         events, join = "", ""
     query = f"""
@@ -333,9 +350,12 @@ def score_leads(
     *,
     lead_ids: Sequence[int] | None = None,
     id_range: tuple[int, int] | None = None,
+    profiling_purposes: Sequence[int] = (),
 ) -> dict[int, CompiledScore]:
     """The scores `score_query` gives, by lead id, without writing anything (a preview)."""
-    query, params = score_query(rules, now, lead_ids=lead_ids, id_range=id_range)
+    query, params = score_query(
+        rules, now, lead_ids=lead_ids, id_range=id_range, profiling_purposes=profiling_purposes
+    )
     with connection.cursor() as cursor:
         cursor.execute(query, params)
         rows = cursor.fetchall()
@@ -435,6 +455,7 @@ def rescore_range(
     now: datetime,
     lead_ids: Sequence[int] | None = None,
     id_range: tuple[int, int] | None = None,
+    profiling_purposes: Sequence[int] = (),
 ) -> int:
     """Score the active leads of `lead_ids` or `id_range` (both ends included) with `rules`,
     set-based, store the scores with their points per criterion, and move them between
@@ -451,7 +472,9 @@ def rescore_range(
         return 0
     lock = _Sql(prefix="lock")
     lead_filter = _lead_filter(lead_ids, id_range, "l.id", lock)
-    query, params = score_query(rules, now, lead_ids=lead_ids, id_range=id_range)
+    query, params = score_query(
+        rules, now, lead_ids=lead_ids, id_range=id_range, profiling_purposes=profiling_purposes
+    )
     params = {
         **params,
         **_reasons(rules),

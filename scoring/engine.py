@@ -241,8 +241,16 @@ def engagement_result(rule: Rule, events: Sequence[EventFact], now: datetime) ->
     return RuleResult(rule, True, round_half_up(raw), len(counted))
 
 
-def score_lead(lead, events: Sequence[EventFact], rules: Rules, now: datetime) -> Score:
-    """The lead's score under `rules` at `now`, with a result per rule."""
+def score_lead(
+    lead, events: Sequence[EventFact], rules: Rules, now: datetime, *, may_profile: bool = True
+) -> Score:
+    """The lead's score under `rules` at `now`, with a result per rule.
+
+    Without `may_profile` (profiling needs consent the person has not given) the lead's
+    behaviour is not read at all: engagement rules count no events.
+    """
+    if not may_profile:
+        events = ()
     results = []
     for rule in rules.rules:
         if rule.kind == "engagement":

@@ -22,7 +22,7 @@ from leads.models import Lead, Stage
 from outbox.services import request_task
 from scoring import engine
 from scoring.models import CriteriaVersion, ImpactPreview, StageTransition
-from scoring.services import countable_events, rules_of
+from scoring.services import countable_events, may_profile, profiling_purposes, rules_of
 
 PREVIEW_CHUNK = 2_000
 EXAMPLE_FIELDS = ("id", "stage", "email", "first_name", "last_name")
@@ -168,15 +168,26 @@ def _scores(ids, leads, rules, active_rules, now) -> tuple[dict, dict]:
 
         # The chunk is every active lead in its id range: read the range, not a list.
         span = (ids[0], ids[-1])
-        scores = compiled.score_leads(rules, now, id_range=span)
-        active = compiled.score_leads(active_rules, now, id_range=span) if active_rules else {}
+        gate = profiling_purposes()
+        scores = compiled.score_leads(rules, now, id_range=span, profiling_purposes=gate)
+        active = (
+            compiled.score_leads(active_rules, now, id_range=span, profiling_purposes=gate)
+            if active_rules
+            else {}
+        )
         return scores, active
     events = events_of_leads(ids, [r for r in (rules, active_rules) if r], now)
+    profiled = {lead.pk: may_profile(lead.pk) for lead in leads}
     scores = {
-        lead.pk: engine.score_lead(lead, events.get(lead.pk, []), rules, now) for lead in leads
+        lead.pk: engine.score_lead(
+            lead, events.get(lead.pk, []), rules, now, may_profile=profiled[lead.pk]
+        )
+        for lead in leads
     }
     active = {
-        lead.pk: engine.score_lead(lead, events.get(lead.pk, []), active_rules, now)
+        lead.pk: engine.score_lead(
+            lead, events.get(lead.pk, []), active_rules, now, may_profile=profiled[lead.pk]
+        )
         for lead in leads
         if active_rules is not None
     }

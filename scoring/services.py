@@ -15,12 +15,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.roles import Role
+from consent.models import LegalBasis, Purpose
+from consent.services import consent_status
 from leads.models import Event, EventType, Lead, Stage
 from outbox.services import request_task
 from scoring import engine
 from scoring.models import CriteriaVersion, RescoreRun, StageTransition, Team, VersionStatus
 
 RESCORE_ALL_TASK = "scoring.tasks.rescore_all_task"
+RESCORE_TASK = "scoring.tasks.rescore_lead_task"
 
 # Moving a lead out of the funnel must say why, so marketing learns from it.
 STAGES_NEEDING_A_REASON = {Stage.NURTURE, Stage.DISQUALIFIED, Stage.LOST, Stage.WON}
@@ -337,6 +340,38 @@ def rules_of(version: CriteriaVersion) -> engine.Rules:
         return _rules_cache[version.pk]
 
 
+def profiling_purposes() -> list[int]:
+    """Ids of the active purposes profiling is done on consent for. While there are any, a
+    lead's behaviour is scored only with a current grant of one of them (GDPR art. 6(1)(a),
+    22); with none (profiling on legitimate interest, or none asked), everyone's is."""
+    return list(
+        Purpose.objects.filter(
+            is_active=True, is_profiling=True, legal_basis=LegalBasis.CONSENT
+        ).values_list("pk", flat=True)
+    )
+
+
+def may_profile(lead_id: int, purposes: list[int] | None = None) -> bool:
+    """Whether the lead's behaviour may be scored now (see profiling_purposes)."""
+    purposes = profiling_purposes() if purposes is None else purposes
+    if not purposes:
+        return True
+    return any(
+        record.granted and record.purpose_id in purposes
+        for record in consent_status(lead_id).values()
+    )
+
+
+def rescore_after_consent(*, subject_ids, purpose_keys, **_signal) -> None:
+    """A choice about profiling changes what a lead's score may read: ask for a re-score,
+    in the transaction that recorded the choice (consent.signals.consents_recorded)."""
+    profiling = Purpose.objects.filter(key__in=set(purpose_keys), is_profiling=True)
+    if not profiling.exists():
+        return
+    for subject_id in set(subject_ids):
+        request_task(RESCORE_TASK, subject_id, dedupe_key=f"rescore:{subject_id}")
+
+
 def countable_events(rule_sets: list[engine.Rules], now: datetime) -> QuerySet[Event] | None:
     """The events any of these rule sets can count: of their types, within their longest
     window (the engine picks each rule's own from them). None when no rule reads events."""
@@ -387,7 +422,13 @@ def rescore_lead(
         lead = Lead.objects.select_for_update().filter(pk=lead_id, merged_into__isnull=True).first()
         if lead is None:
             return None
-        score = engine.score_lead(lead, events_for_scoring(lead_id, rules, now), rules, now)
+        score = engine.score_lead(
+            lead,
+            events_for_scoring(lead_id, rules, now),
+            rules,
+            now,
+            may_profile=may_profile(lead_id),
+        )
         Lead.objects.filter(pk=lead_id).update(
             score=score.total,
             fit_score=score.fit,
@@ -455,8 +496,11 @@ def explanation(lead: Lead) -> dict | None:
                 "points": 0 if rule.kind == "lead_definition" else value,
             }
         )
+    reads_behaviour = any(rule.kind == "engagement" for rule in rules.rules)
     return {
         "version": version.number,
+        # Why the engagement lines are empty: the person did not consent to profiling.
+        "behaviour_not_scored": reads_behaviour and not may_profile(lead.pk),
         "score": lead.score,
         "fit": lead.fit_score,
         "engagement": lead.engagement_score,
@@ -577,7 +621,11 @@ def rescore_leads(*, lead_ids: list[int], version: CriteriaVersion, now: datetim
         from scoring import compiled
 
         return compiled.rescore_range(
-            rules=rules_of(version), version_id=version.pk, now=now, lead_ids=lead_ids
+            rules=rules_of(version),
+            version_id=version.pk,
+            now=now,
+            lead_ids=lead_ids,
+            profiling_purposes=profiling_purposes(),
         )
     before = dict(Lead.objects.filter(pk__in=lead_ids).values_list("pk", "stage"))
     for lead_id in lead_ids:

@@ -5,23 +5,20 @@ They take the subject's id, not a lead: consent depends on nothing else of ours.
 
 from django import template
 
-from consent.models import ConsentRecord, Purpose
-from consent.services import consent_status
+from consent.models import ConsentRecord
+from consent.services import consent_state
 
 register = template.Library()
 
 
-@register.inclusion_tag("consent/consent_panel.html")
-def consent_panel(subject_id: int) -> dict:
-    """Where consent stands per purpose, and every grant and withdrawal, newest first.
+def panel_context(subject_id: int, *, user=None, note: str = "", error: str = "") -> dict:
+    """What consent/consent_panel.html shows: where consent stands per purpose (with a
+    pending double opt-in request), every grant and withdrawal newest first, and whether
+    `user` may record a verbal choice or resend a confirmation.
 
     Every active purpose is listed, asked or not; a purpose that is no longer asked is listed
     when the subject made a choice about it, since that choice still holds.
     """
-    status = consent_status(subject_id)
-    purposes = list(Purpose.objects.active())
-    listed = {purpose.key for purpose in purposes}
-    purposes += [record.purpose for key, record in sorted(status.items()) if key not in listed]
     history = list(
         ConsentRecord.objects.for_subject(subject_id)
         .select_related("purpose", "notice", "recorded_by")
@@ -29,6 +26,17 @@ def consent_panel(subject_id: int) -> dict:
     )
     return {
         "subject_id": subject_id,
-        "purposes": [{"purpose": p, "record": status.get(p.key)} for p in purposes],
+        "purposes": list(consent_state(subject_id, records=history).values()),
         "history": history,
+        "can_record": bool(user is not None and user.has_perm("consent.record_consent")),
+        "note": note,
+        "error": error,
+    }
+
+
+@register.inclusion_tag("consent/consent_panel.html", takes_context=True)
+def consent_panel(context: template.Context, subject_id: int) -> dict:
+    return panel_context(subject_id, user=context.get("user")) | {
+        "csrf_token": context.get("csrf_token"),
+        "request": context.get("request"),
     }

@@ -968,12 +968,3 @@ def test_a_token_capture_answers_exactly_as_the_general_path(marketer, shape):
 
     assert comparable(direct) == comparable(general)
     assert Lead.objects.filter(email="direct@example.nl").exists() == (direct.status_code == 201)
-
-
-def test_the_capture_statement_stays_short_enough_for_psycopgs_query_cache():
-    from psycopg import _queries
-
-    from leads.services.capture import CAPTURE_SQL
-
-    # Longer statements are parsed again on every capture (a few percent of its time).
-    assert len(CAPTURE_SQL) <= _queries.MAX_CACHED_STATEMENT_LENGTH

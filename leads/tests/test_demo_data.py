@@ -87,3 +87,22 @@ def test_bench_prints_json_lines_and_writes_the_report(tmp_path):
         assert line["value"] > 0 and line["baseline"] > 0
         assert line["ratio"] == pytest.approx(line["value"] / line["baseline"], rel=0.05)
     assert "`generate`" in report.read_text() and "`healthz`" in report.read_text()
+
+
+def test_demo_leads_come_with_the_consents_they_gave_most_of_them_to_profiling():
+    from consent.models import ConsentRecord
+    from leads.demo_data import demo_consents
+
+    load_demo_leads(200, owners=DemoOwners([]))
+
+    records = ConsentRecord.objects.all()
+    profiled = records.filter(purpose__key="profiling", granted=True)
+    assert 0.7 * 200 < profiled.count() < 200
+    assert records.filter(purpose__key="marketing_email", granted=False).exists()
+    # Dated as the person gave them, never before they came in.
+    lead = Lead.objects.order_by("pk").first()
+    for record in records.filter(subject_id=lead.pk):
+        assert record.recorded_at >= lead.created_at
+    assert demo_consents(7, {"created_at": lead.created_at}) == demo_consents(
+        7, {"created_at": lead.created_at}
+    )

@@ -612,3 +612,74 @@ def test_an_address_of_a_lead_merged_into_another_cannot_be_taken_by_a_third(cli
     assert allowed.status_code == 302
     survivor.refresh_from_db()
     assert survivor.email == "oud@kroon.nl"
+
+
+# --- Campaign export: only leads with marketing consent, and the user is told why ---------
+
+
+def _grant(lead, key: str, granted: bool = True) -> None:
+    record_consents(
+        subject_id=lead.pk, given=[ConsentGiven(key, granted)], method=ConsentMethod.MANUAL
+    )
+
+
+def test_a_campaign_export_first_says_who_is_left_out_and_why(client, marketer):
+    consented, withdrawn, never = LeadFactory.create_batch(3)
+    _grant(consented, "marketing_email")
+    _grant(withdrawn, "marketing_email")
+    _grant(withdrawn, "marketing_email", granted=False)
+    _grant(never, "contact")
+    client.force_login(marketer)
+
+    page = client.post(
+        reverse("leads:export"), {"scope": "filter", "query": "", "for_campaign": "on"}
+    )
+
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "1 of 3 leads has marketing consent" in text
+    assert "2 leads are left out" in text
+
+
+def test_a_campaign_file_holds_only_consented_leads_with_their_withdrawal_links(client, marketer):
+    from leads.services.export import CAMPAIGN_COLUMNS
+
+    consented, withdrawn = LeadFactory.create_batch(2)
+    _grant(consented, "marketing_email")
+    _grant(withdrawn, "marketing_email")
+    _grant(withdrawn, "marketing_email", granted=False)
+    client.force_login(marketer)
+
+    response = client.post(
+        reverse("leads:export"),
+        {"scope": "filter", "query": "", "for_campaign": "on", "confirmed": "on"},
+    )
+
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    assert rows[0] == CAMPAIGN_COLUMNS
+    assert [row[0] for row in rows[1:]] == [consented.email]
+    withdraw_url = rows[1][CAMPAIGN_COLUMNS.index("withdraw_url")]
+    assert withdraw_url.startswith("http") and "/c/withdraw/" in withdraw_url
+
+
+def test_a_withdrawal_takes_a_lead_out_of_the_very_next_campaign_file(client, marketer):
+    lead = LeadFactory()
+    _grant(lead, "marketing_email")
+    client.force_login(marketer)
+    body = {"scope": "filter", "query": "", "for_campaign": "on", "confirmed": "on"}
+
+    before = b"".join(client.post(reverse("leads:export"), body).streaming_content)
+    _grant(lead, "marketing_email", granted=False)
+    after = b"".join(client.post(reverse("leads:export"), body).streaming_content)
+
+    assert lead.email.encode() in before
+    assert lead.email.encode() not in after
+
+
+def test_a_sales_rep_cannot_export_for_a_campaign(client, sales_rep):
+    client.force_login(sales_rep)
+    response = client.post(
+        reverse("leads:export"), {"scope": "filter", "query": "", "for_campaign": "on"}
+    )
+    assert response.status_code == 403

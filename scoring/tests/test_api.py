@@ -127,6 +127,7 @@ def test_a_lead_never_scored_says_so_with_an_empty_list(alice):
         "engagement": 0,
         "buying_stage": "",
         "scored_at": None,
+        "behaviour_not_scored": False,
         "criteria": [],
     }
 

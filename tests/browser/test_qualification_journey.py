@@ -8,6 +8,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from consent.models import ConsentMethod, NoticeVersion, Purpose
+from consent.services import ConsentGiven, record_consents
 from leads.models import EventType, Lead, Stage
 from leads.tests.factories import EventFactory, LeadFactory
 from scoring.models import CriterionKind, VersionStatus
@@ -31,7 +33,21 @@ def test_an_admin_publishes_a_pricing_rule_and_the_marketer_sees_its_mqls(
                     is_decision_maker=True)
         for i in range(3)
     ]  # fmt: skip
+    # Profiling is on consent: their behaviour counts because they agreed to it. (A browser
+    # test's database is emptied between tests, purposes of the data migration included.)
+    profiling = Purpose.objects.get_or_create(
+        key="profiling",
+        defaults={"name_en": "Profiling", "name_nl": "Profilering", "is_profiling": True},
+    )[0]
+    NoticeVersion.objects.get_or_create(
+        purpose=profiling, version=1, defaults={"text_en": "Score me.", "text_nl": "Scoor mij."}
+    )
     for lead in keen:
+        record_consents(
+            subject_id=lead.pk,
+            given=[ConsentGiven("profiling", True)],
+            method=ConsentMethod.WEB_FORM,
+        )
         for days_ago in (1, 3, 5):
             EventFactory(lead=lead, url="https://example.nl/pricing",
                          occurred_at=now - timedelta(days=days_ago))  # fmt: skip
