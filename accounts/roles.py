@@ -32,6 +32,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "leads.export_leads",
         "leads.merge_leads",
         "webforms.view_webform",
+        "funnel.view_dashboard",
+        "quota.manage_targets",
     ],
     Role.SALES_REP: [*_LEAD_WORK, "leads.add_lead", "leads.work_sales_queue"],
     Role.SALES_MANAGER: [
@@ -40,6 +42,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "leads.work_sales_queue",
         "leads.assign_leads",
         "leads.export_leads",
+        "sales.view_sla_breaches",
+        "sales.manage_assignment",
+        "funnel.view_dashboard",
+        "quota.manage_targets",
     ],
     Role.ADMIN: [
         *_LEAD_WORK,
@@ -55,6 +61,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "privacy.export_subject",
         "privacy.erase_subject",
         "retention.manage_retention",
+        "leads.work_sales_queue",
+        "sales.view_sla_breaches",
+        "sales.manage_assignment",
+        "funnel.view_dashboard",
+        "quota.manage_targets",
+        "quota.publish_calculator",
     ],
 }
 

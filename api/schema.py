@@ -60,3 +60,15 @@ def error_responses(*codes: int, serializer=ErrorsSerializer) -> dict[int, OpenA
         code: OpenApiResponse(response=serializer, description=_DESCRIPTIONS[code])
         for code in codes
     }
+
+
+def one_or_batch(component_name: str, serializer: type[serializers.Serializer]):
+    """A body that is one object or a list of them (the batch endpoints), for the schema."""
+    from drf_spectacular.utils import PolymorphicProxySerializer
+
+    return PolymorphicProxySerializer(
+        component_name=component_name,
+        serializers=[serializer, serializer(many=True)],
+        resource_type_field_name=None,
+        many=False,
+    )

@@ -54,6 +54,9 @@ INSTALLED_APPS = [
     "imports",
     "privacy",
     "retention",
+    "sales",
+    "activities",
+    "quota",
 ]
 
 MIDDLEWARE = [
@@ -304,6 +307,15 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "consent.tasks.expire_confirmations_task",
         "schedule": crontab(hour=4, minute=30),
     },
+    # Sales (sales/): unowned MQLs are handed over by the assignment rules every minute, and
+    # reps hear about leads past their first-contact SLA every morning.
+    "assign-waiting-mqls": {"task": "sales.tasks.assign_waiting_mqls_task", "schedule": 60.0},
+    "remind-overdue": {
+        "task": "sales.tasks.remind_overdue_task",
+        "schedule": crontab(hour=7, minute=0, day_of_week="mon-fri"),
+    },
+    # The funnel dashboard's daily counts follow the stage history (funnel/).
+    "refresh-funnel-counts": {"task": "funnel.tasks.refresh_daily_counts_task", "schedule": 60.0},
     "purge-idempotency-keys": {
         "task": "api.tasks.purge_expired_idempotency_keys_task",
         "schedule": 3600.0,
@@ -337,3 +349,10 @@ CONSENT_LINK_DAYS = env.int("CONSENT_LINK_DAYS", default=365)
 # stable: a new salt forgets the suppression list.
 # (Read without django-environ: a default starting with "$" would be taken as a reference.)
 SUPPRESSION_SALT = os.environ.get("SUPPRESSION_SALT") or SECRET_KEY
+
+# --- Sales workspace --------------------------------------------------------------------------
+# First contact is due this many business hours after a lead is handed over to a rep.
+SLA_FIRST_CONTACT_BUSINESS_HOURS = env.int("SLA_FIRST_CONTACT_BUSINESS_HOURS", default=24)
+# Business hours: these hours of these weekdays (0 = Monday), in TIME_ZONE.
+BUSINESS_HOURS = (env.int("BUSINESS_DAY_START", default=9), env.int("BUSINESS_DAY_END", default=17))
+BUSINESS_DAYS = tuple(env.list("BUSINESS_DAYS", cast=int, default=[0, 1, 2, 3, 4]))

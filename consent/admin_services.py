@@ -11,7 +11,7 @@ from django.apps import apps
 from django.db import connection, transaction
 from django.db.models import Count, Max, OuterRef, Subquery
 
-from consent.models import ConsentRecord, NoticeVersion, Purpose
+from consent.models import ConsentRecord, NoticeVersion, Purpose, PurposeChange
 
 # The purpose's own fields an admin sets on every edit; the key is fixed at creation because
 # web forms, imports and API clients name the purpose by it.
@@ -87,6 +87,7 @@ def update_purpose(
     # Locking the purpose serialises two admins saving at once: both would otherwise read the
     # same newest version and the second insert would break notice_one_per_version.
     purpose = Purpose.objects.select_for_update().get(pk=purpose_id)
+    changes = {}
     for name, value in {
         "name_en": name_en,
         "name_nl": name_nl,
@@ -96,8 +97,13 @@ def update_purpose(
         "requires_double_opt_in": requires_double_opt_in,
         "is_active": is_active,
     }.items():
+        if getattr(purpose, name) != value:
+            changes[name] = [getattr(purpose, name), value]
         setattr(purpose, name, value)
     purpose.save(update_fields=PURPOSE_FIELDS)
+    if changes:
+        # Which legal basis applied when is part of what the records of processing prove.
+        PurposeChange.objects.create(purpose=purpose, changes=changes, actor=actor)
 
     current = purpose.current_notice()
     new_notice = None

@@ -9,14 +9,14 @@ from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.idempotency import idempotent
-from api.schema import IDEMPOTENCY_KEY, BatchErrorsSerializer, error_responses
+from api.schema import IDEMPOTENCY_KEY, BatchErrorsSerializer, error_responses, one_or_batch
 from api.views import ApiView
 from consent.models import ConsentMethod, NoticeVersion, Purpose
 from consent.services import (
@@ -341,18 +341,8 @@ def status_after(choices: list[ValidChoice]) -> list[str]:
     return statuses
 
 
-_CONSENT_OR_BATCH = PolymorphicProxySerializer(
-    component_name="ConsentOrBatch",
-    serializers=[ConsentInputSerializer, ConsentInputSerializer(many=True)],
-    resource_type_field_name=None,
-    many=False,
-)
-_RESULT_OR_BATCH = PolymorphicProxySerializer(
-    component_name="ConsentResultOrBatch",
-    serializers=[ConsentResultSerializer, ConsentResultSerializer(many=True)],
-    resource_type_field_name=None,
-    many=False,
-)
+_CONSENT_OR_BATCH = one_or_batch("ConsentOrBatch", ConsentInputSerializer)
+_RESULT_OR_BATCH = one_or_batch("ConsentResultOrBatch", ConsentResultSerializer)
 
 
 class ConsentsView(ApiView):

@@ -290,3 +290,30 @@ class ConsentConfirmation(models.Model):
         if self.closed_reason == ClosedReason.EXPIRED:
             return True
         return self.is_open and self.expires_at <= (now or timezone.now())
+
+
+class PurposeChange(models.Model):
+    """A change to a purpose's names, legal basis or flags: who, when, from what to what.
+    Append-only, like every history; notice texts have their own versions."""
+
+    purpose = models.ForeignKey(
+        Purpose, verbose_name=_("purpose"), on_delete=models.CASCADE, related_name="changes"
+    )
+    changes = models.JSONField(_("changes"), default=dict)  # field -> [before, after]
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    changed_at = models.DateTimeField(_("changed"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("purpose change")
+        verbose_name_plural = _("purpose changes")
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.purpose_id} {sorted(self.changes)}"

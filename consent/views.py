@@ -83,8 +83,11 @@ def purpose_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def purpose_notices(request: HttpRequest, pk: int) -> HttpResponse:
     purpose = get_object_or_404(Purpose, pk=pk)
     notices = purpose.notices.select_related("created_by").order_by("-version")
+    changes = purpose.changes.select_related("actor")
     return render(
-        request, "consent/admin/purpose_notices.html", {"purpose": purpose, "notices": notices}
+        request,
+        "consent/admin/purpose_notices.html",
+        {"purpose": purpose, "notices": notices, "changes": changes},
     )
 
 

@@ -443,6 +443,7 @@ def _copy(table: str, columns: list[str], rows: Iterator[tuple]) -> None:
 class LoadResult:
     leads: int = 0
     events: int = 0
+    transitions: int = 0
 
 
 def load_demo_leads(
@@ -481,6 +482,9 @@ def load_demo_leads(
                     _copy_batch(new, events, now)
                 else:
                     _bulk_create_batch(new, events, now)
+                result.transitions += _write_histories(
+                    [(row["id"], index, row) for index, row in new.items()], now, owners
+                )
             result.leads += len(new)
             result.events += sum(len(evs) for evs in events.values())
         if progress:
@@ -508,6 +512,8 @@ def _copy_batch(new: dict[int, dict], events: dict[int, list[dict]], now: dateti
 
 def _bulk_create_batch(new: dict[int, dict], events: dict[int, list[dict]], now: datetime) -> None:
     leads = Lead.objects.bulk_create([Lead(**row) for row in new.values()], batch_size=500)
+    for lead, row in zip(leads, new.values(), strict=True):
+        row["id"] = lead.pk
     # auto_now fields are overwritten by bulk_create; put the demo history back.
     for lead, row in zip(leads, new.values(), strict=True):
         lead.created_at = row["created_at"]
@@ -538,3 +544,171 @@ def _bulk_create_batch(new: dict[int, dict], events: dict[int, list[dict]], now:
         record.recorded_at = at
     with rewriting_consent_records():
         ConsentRecord.objects.bulk_update(created, ["recorded_at"], batch_size=500)
+
+
+# --- Stage histories ---------------------------------------------------------------------------
+
+# The path through the funnel to each stage a demo lead can stand in.
+_PATHS = {
+    Stage.CONTACT: [],
+    Stage.LEAD: [Stage.LEAD],
+    Stage.MQL: [Stage.LEAD, Stage.MQL],
+    Stage.SQL: [Stage.LEAD, Stage.MQL, Stage.SQL],
+    Stage.OPPORTUNITY: [Stage.LEAD, Stage.MQL, Stage.SQL, Stage.OPPORTUNITY],
+    Stage.WON: [Stage.LEAD, Stage.MQL, Stage.SQL, Stage.OPPORTUNITY, Stage.WON],
+    Stage.LOST: [Stage.LEAD, Stage.MQL, Stage.SQL, Stage.OPPORTUNITY, Stage.LOST],
+    Stage.NURTURE: [Stage.LEAD, Stage.MQL, Stage.NURTURE],
+    Stage.DISQUALIFIED: [Stage.LEAD, Stage.MQL, Stage.DISQUALIFIED],
+}
+# Mean days before a lead moves into the stage; long paths are squeezed into its lifetime.
+_MEAN_DAYS = {
+    Stage.CONTACT: 20.0,
+    Stage.LEAD: 3.0,
+    Stage.MQL: 12.0,
+    Stage.SQL: 4.0,
+    Stage.OPPORTUNITY: 15.0,
+    Stage.WON: 30.0,
+    Stage.LOST: 30.0,
+    Stage.NURTURE: 5.0,
+    Stage.DISQUALIFIED: 5.0,
+}
+# Scores fade and come back: how likely another round of falling back a stage and climbing
+# again is (a geometric number of rounds, 2 moves each; about 3 moves a lead in all).
+_BOUNCE_CHANCE = 0.45
+_AUTOMATIC = {Stage.CONTACT, Stage.LEAD, Stage.MQL}
+_BANT = [
+    {"budget": "€ 25.000 dit jaar", "authority": "Directeur beslist", "need": "Leads kwalificeren",
+     "timeline": "Binnen een kwartaal"},
+    {"budget": "Approved for Q3", "authority": "Head of Operations signs", "need": "Hand-over",
+     "timeline": "This half year"},
+]  # fmt: skip
+_REJECTIONS = ["not_ready", "no_budget", "no_authority", "no_need", "unreachable", "wrong_data",
+               "not_a_buyer", "other"]  # fmt: skip
+_LOSSES = ["price", "competitor", "no_decision", "timing", "fit", "other"]
+_OUTCOME_REASONS = {
+    Stage.WON: "Offerte getekend",
+    Stage.LOST: "Deal verloren",
+    Stage.NURTURE: "Nog niet klaar om te kopen",
+    Stage.DISQUALIFIED: "Geen geschikte lead",
+}
+HISTORY_COLUMNS = ["lead_id", "from_stage", "to_stage", "actor_id", "reason", "score",
+                   "details", "occurred_at"]  # fmt: skip
+
+
+def demo_history(index: int, lead: dict, *, now: datetime, owners: DemoOwners) -> list[dict]:
+    """The stage transitions of demo lead `index` up to its current stage, in order, dated
+    between its creation and `now`: the scoring engine's moves without an actor, sales's with
+    a demo rep and what the policy asks for (BANT, an offer, a reason)."""
+    rng = random.Random(index * 15_485_863 + 11)
+    stage = Stage(lead["stage"])
+    steps = list(_PATHS[stage])
+    # Fading scores: a contact that became a lead and fell back, a lead or MQL that did.
+    bounces = 0
+    while rng.random() < _BOUNCE_CHANCE and bounces < 6:
+        bounces += 1
+    if bounces:
+        if not steps:
+            low, high, at = Stage.CONTACT, Stage.LEAD, 0
+        elif steps[0] == Stage.LEAD and len(steps) == 1:
+            low, high, at = Stage.CONTACT, Stage.LEAD, 1
+        else:
+            low, high, at = Stage.LEAD, Stage.MQL, 2
+        steps[at:at] = [high, low] * bounces if at == 0 else [low, high] * bounces
+    gaps = [rng.expovariate(1 / _MEAN_DAYS[step]) for step in steps]
+    span_days = max((now - lead["created_at"]).total_seconds() / 86400, 0.01)
+    if sum(gaps) > span_days * 0.98:
+        factor = span_days * 0.98 / sum(gaps)
+        gaps = [gap * factor for gap in gaps]
+    actor = lead.get("owner_id") or owners.pick(rng)
+    moves, current, at = [], Stage.CONTACT, lead["created_at"]
+    for step, gap in zip(steps, gaps, strict=True):
+        at = at + timedelta(days=gap, microseconds=1)
+        details: dict = {}
+        if step == Stage.SQL:
+            details = {"bant": rng.choice(_BANT)}
+        elif step == Stage.OPPORTUNITY:
+            close = (at + timedelta(days=rng.randint(14, 120))).date().isoformat()
+            details = {
+                "offer": {"amount": f"{rng.choice(BUDGETS)}.00", "expected_close_date": close}
+            }
+        elif step in (Stage.NURTURE, Stage.DISQUALIFIED) and current == Stage.MQL:
+            details = {"rejection": rng.choice(_REJECTIONS)}
+        elif step == Stage.LOST:
+            details = {"loss": rng.choice(_LOSSES)}
+        moves.append(
+            {
+                "from_stage": current,
+                "to_stage": step,
+                "actor_id": None if step in _AUTOMATIC else actor,
+                "reason": _OUTCOME_REASONS.get(step, ""),
+                "score": lead.get("score", 0),
+                "details": details,
+                "occurred_at": min(at, now),
+            }
+        )
+        current = step
+    return moves
+
+
+def _history_rows(leads: Iterator[tuple[int, int, dict]], now: datetime, owners: DemoOwners):
+    for lead_id, index, lead in leads:
+        for move in demo_history(index, lead, now=now, owners=owners):
+            yield (lead_id, move["from_stage"], move["to_stage"], move["actor_id"],
+                   move["reason"], move["score"], json.dumps(move["details"]),
+                   move["occurred_at"])  # fmt: skip
+
+
+def _write_histories(leads: list[tuple[int, int, dict]], now: datetime, owners: DemoOwners) -> int:
+    """Insert the histories of (lead id, demo index, lead row); returns how many moves."""
+    rows = list(_history_rows(iter(leads), now, owners))
+    if connection.vendor == "postgresql":
+        _copy("scoring_stagetransition", HISTORY_COLUMNS, iter(rows))
+    else:
+        from scoring.models import StageTransition
+
+        created = StageTransition.objects.bulk_create(
+            [StageTransition(**dict(zip(HISTORY_COLUMNS, row, strict=True))) for row in rows],
+            batch_size=1000,
+        )
+        # occurred_at is auto_now_add: put the demo dates back.
+        for transition, row in zip(created, rows, strict=True):
+            transition.occurred_at = row[-1]
+        StageTransition.objects.bulk_update(created, ["occurred_at"], batch_size=500)
+    return len(rows)
+
+
+def _index_of(email: str, fallback: int) -> int:
+    """The demo index in a demo address (first.last.<index>@...), else `fallback`."""
+    local = email.split("@", 1)[0]
+    tail = local.rsplit(".", 1)[-1]
+    return int(tail) if tail.isdigit() else fallback
+
+
+def ensure_demo_histories(
+    *, owners: DemoOwners, now: datetime | None = None, batch_size: int = 50_000, progress=None
+) -> int:
+    """Give every lead without any stage transition the demo history of its stage (leads
+    loaded before histories existed). Idempotent: a lead with history is left alone."""
+    now = now or timezone.now()
+    written, last_id = 0, 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                Lead.objects.filter(pk__gt=last_id, transitions__isnull=True)
+                .order_by("pk")
+                .values_list("pk", "email", "created_at", "stage", "score", "owner_id")[:batch_size]
+            )
+            if not batch:
+                return written
+            last_id = batch[-1][0]
+            leads = [
+                (
+                    pk,
+                    _index_of(email, pk),
+                    {"created_at": created, "stage": stage, "score": score, "owner_id": owner_id},
+                )  # fmt: skip
+                for pk, email, created, stage, score, owner_id in batch
+            ]
+            written += _write_histories(leads, now, owners)
+        if progress:
+            progress(last_id, written)

@@ -254,6 +254,31 @@ class Criterion(models.Model):
         return self.name
 
 
+class RejectionReason(models.TextChoices):
+    """Why sales sends an MQL back (details["rejection"] of the move): reported to marketing
+    per criterion and source, the loop that tells which criteria send unready leads."""
+
+    NOT_READY = "not_ready", _("Not ready to buy yet")
+    NO_BUDGET = "no_budget", _("No budget")
+    NO_AUTHORITY = "no_authority", _("Not a decision maker")
+    NO_NEED = "no_need", _("No need for what we sell")
+    UNREACHABLE = "unreachable", _("Could not be reached")
+    WRONG_DATA = "wrong_data", _("Wrong or fake contact details")
+    COMPETITOR_OR_STUDENT = "not_a_buyer", _("Competitor, student or job seeker")
+    OTHER = "other", _("Other")
+
+
+class LossReason(models.TextChoices):
+    """Why a deal was lost (details["loss"] of the move to lost)."""
+
+    PRICE = "price", _("Price")
+    COMPETITOR = "competitor", _("Chose a competitor")
+    NO_DECISION = "no_decision", _("No decision")
+    TIMING = "timing", _("Timing")
+    FIT = "fit", _("Product does not fit")
+    OTHER = "other", _("Other")
+
+
 class Team(models.TextChoices):
     MARKETING = "marketing", _("Marketing")
     SALES = "sales", _("Sales")

@@ -20,7 +20,15 @@ from consent.services import consent_status
 from leads.models import Event, EventType, Lead, Stage
 from outbox.services import request_task
 from scoring import engine
-from scoring.models import CriteriaVersion, RescoreRun, StageTransition, Team, VersionStatus
+from scoring.models import (
+    CriteriaVersion,
+    LossReason,
+    RejectionReason,
+    RescoreRun,
+    StageTransition,
+    Team,
+    VersionStatus,
+)
 
 RESCORE_ALL_TASK = "scoring.tasks.rescore_all_task"
 RESCORE_TASK = "scoring.tasks.rescore_lead_task"
@@ -91,6 +99,13 @@ ALLOWED_SOURCES: dict[Stage, frozenset[Stage]] = {
 }
 # What a move records besides its reason, per stage it goes to.
 DETAILS_REQUIRED: dict[Stage, str] = {Stage.SQL: "bant", Stage.OPPORTUNITY: "offer"}
+# Details a move may carry without needing them: why sales sent a lead back (counted per
+# criterion and source for marketing) and why a deal was lost.
+DETAILS_OPTIONAL: dict[Stage, str] = {
+    Stage.NURTURE: "rejection",
+    Stage.DISQUALIFIED: "rejection",
+    Stage.LOST: "loss",
+}
 BANT_FIELDS = {
     "budget": gettext_lazy("budget"),
     "authority": gettext_lazy("authority"),
@@ -162,8 +177,9 @@ def checked_details(to_stage: Stage, details: Mapping, today: date) -> dict:
     """The details the move records, checked and normalised for JSON: BANT to accept a lead
     as SQL, an offer for an opportunity, nothing otherwise."""
     needed = DETAILS_REQUIRED.get(to_stage)
+    optional = DETAILS_OPTIONAL.get(to_stage)
     for key in details:
-        if key != needed:
+        if key not in (needed, optional):
             raise TransitionIncomplete(
                 _("%(key)s is not recorded when a lead moves to %(stage)s.")
                 % {"key": key, "stage": to_stage.label},
@@ -173,6 +189,12 @@ def checked_details(to_stage: Stage, details: Mapping, today: date) -> dict:
         return {"bant": _checked_bant(details.get("bant"))}
     if needed == "offer":
         return {"offer": _checked_offer(details.get("offer"), today)}
+    if optional and optional in details:
+        choices = RejectionReason if optional == "rejection" else LossReason
+        code = str(details[optional])
+        if code not in choices.values:
+            raise TransitionIncomplete(_("Choose one of the listed reasons."), field=optional)
+        return {optional: code}
     return {}
 
 

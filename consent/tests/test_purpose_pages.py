@@ -271,3 +271,25 @@ def test_the_notice_history_shows_every_version_in_full(ada):
     assert "Second &lt;b&gt;wording&lt;/b&gt;" in html and "Tweede" in html
     assert html.index("Version 2") < html.index("Version 1")
     assert "Ada" in html
+
+
+def test_a_change_of_flags_or_legal_basis_is_kept_with_who_and_when(ada, admin_user):
+    from consent.models import PurposeChange
+
+    purpose = _purpose(is_marketing=True)
+
+    ada.post(
+        reverse("consent:purpose-edit", args=[purpose.pk]),
+        _edit_data(purpose, legal_basis=LegalBasis.LEGITIMATE_INTEREST),
+    )
+    # Saved again as it is: nothing changed, nothing recorded.
+    ada.post(
+        reverse("consent:purpose-edit", args=[purpose.pk]),
+        _edit_data(purpose, legal_basis=LegalBasis.LEGITIMATE_INTEREST),
+    )
+
+    (change,) = PurposeChange.objects.filter(purpose=purpose)
+    assert change.changes == {"legal_basis": ["consent", "legitimate_interest"]}
+    assert change.actor == admin_user
+    page = ada.get(reverse("consent:purpose-notices", args=[purpose.pk])).content.decode()
+    assert "legal_basis" in page and "legitimate_interest" in page

@@ -6,7 +6,7 @@ Each method validates with an input serializer, calls one service and renders th
 from django.db import IntegrityError
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from api.idempotency import idempotent
 from api.pagination import KeysetCursorPagination
-from api.schema import IDEMPOTENCY_KEY, BatchErrorsSerializer, error_responses
+from api.schema import IDEMPOTENCY_KEY, BatchErrorsSerializer, error_responses, one_or_batch
 from api.views import ApiView
 from leads.api import fast_capture
 from leads.api.fast_capture import capture_context
@@ -157,18 +157,8 @@ class LeadView(ApiView):
         return Response(LeadSerializer(lead).data)
 
 
-_EVENT_OR_BATCH = PolymorphicProxySerializer(
-    component_name="EventOrBatch",
-    serializers=[EventInputSerializer, EventInputSerializer(many=True)],
-    resource_type_field_name=None,
-    many=False,
-)
-_RECORDED_EVENT_OR_BATCH = PolymorphicProxySerializer(
-    component_name="RecordedEventOrBatch",
-    serializers=[EventSerializer, EventSerializer(many=True)],
-    resource_type_field_name=None,
-    many=False,
-)
+_EVENT_OR_BATCH = one_or_batch("EventOrBatch", EventInputSerializer)
+_RECORDED_EVENT_OR_BATCH = one_or_batch("RecordedEventOrBatch", EventSerializer)
 
 
 class EventsView(ApiView):

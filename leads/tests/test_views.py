@@ -230,7 +230,7 @@ def test_the_lead_page_runs_a_fixed_number_of_queries(
     client.force_login(marketer)
     client.get(_detail(lead))
 
-    with django_assert_max_num_queries(13):
+    with django_assert_max_num_queries(16):
         assert client.get(_detail(lead)).status_code == 200
 
 

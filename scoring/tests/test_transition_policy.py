@@ -446,3 +446,54 @@ def test_the_second_of_two_people_moving_the_same_lead_gets_a_conflict(sales_rep
 
     assert _stage(lead) == Stage.SQL
     assert StageTransition.objects.filter(lead=lead).count() == 1
+
+
+# --- Structured reasons: why sales sent a lead back, why a deal was lost ----------------------
+
+
+def test_sales_sends_an_mql_back_with_a_listed_reason_the_record_keeps(sales_rep):
+    lead = LeadFactory(stage=Stage.MQL)
+
+    record = services.transition(
+        lead_id=lead.pk,
+        to_stage=Stage.NURTURE,
+        actor=sales_rep,
+        reason="Call again in spring",
+        details={"rejection": "not_ready"},
+    )
+
+    assert record.details == {"rejection": "not_ready"}
+
+
+def test_a_lost_deal_keeps_its_listed_reason(sales_rep):
+    lead = LeadFactory(stage=Stage.OPPORTUNITY)
+
+    record = services.transition(
+        lead_id=lead.pk,
+        to_stage=Stage.LOST,
+        actor=sales_rep,
+        reason="Went with the cheaper one",
+        details={"loss": "price"},
+    )
+
+    assert record.details == {"loss": "price"}
+
+
+@pytest.mark.parametrize(
+    ("target", "details"),
+    [
+        (Stage.NURTURE, {"rejection": "because"}),
+        (Stage.LOST, {"loss": "not_ready"}),
+        (Stage.NURTURE, {"loss": "price"}),
+    ],
+)
+def test_a_reason_off_the_list_or_of_the_wrong_kind_is_refused(sales_rep, target, details):
+    lead = LeadFactory(stage=Stage.MQL if target == Stage.NURTURE else Stage.OPPORTUNITY)
+    before = lead.stage
+
+    with pytest.raises(TransitionIncomplete):
+        services.transition(
+            lead_id=lead.pk, to_stage=target, actor=sales_rep, reason="x", details=details
+        )
+
+    _refused_changes_nothing(lead, before)

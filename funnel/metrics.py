@@ -1,0 +1,709 @@
+"""The funnel dashboard's numbers, and the read model that makes them fast.
+
+Definitions (shared with the quota calculator, see the issue): a lead entered stage S at its
+first StageTransition into S (contact: at Lead.created_at); it reached S when it entered S
+or a later funnel stage, at the earliest of those moments. Periods are half-open local days.
+
+Speed: a 12-month dashboard cannot scan a million leads and three million transitions per
+request, so two tables hold what it needs. LeadMilestone keeps, per lead, when it entered
+each stage; FunnelFact keeps counts of those milestones per day, stage, source, campaign and
+owner (CONTRIBUTIONS below says which). The refresh (every minute) recomputes the milestones
+of the leads that changed since its watermark and moves their counts in FunnelFact; the
+dashboard adds the same correction on the fly for whatever happened after the watermark,
+so it is exact without waiting for the refresh.
+
+Distributions (days in a stage, days to reach a stage) are kept as counts per whole day, so
+medians and p90s are nearest-rank percentiles over whole days (PostgreSQL's
+percentile_disc over floor(days)).
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from funnel.models import FactKind, FunnelWatermark
+from leads.models import FUNNEL_STAGES, Stage
+
+FUNNEL = [stage.value for stage in FUNNEL_STAGES]
+NEXT = dict(zip(FUNNEL, FUNNEL[1:], strict=False))
+COHORT_STAGES = ["mql", "sql", "opportunity", "won"]
+ALL_STAGES = [stage.value for stage in Stage]
+# Stages a lead can get stuck in; won and lost are outcomes, not waiting rooms.
+AGEING_STAGES = ["contact", "lead", "mql", "sql", "opportunity", "nurture"]
+# The refresh leaves the newest minutes to the next run: a transaction that took an id
+# earlier may commit later, and its rows must not fall behind the watermark unseen.
+SETTLE_SECONDS = 300
+LOCK_KEY = 7_406_001  # pg_advisory_xact_lock: one refresh at a time
+
+
+def _zone() -> str:
+    return settings.TIME_ZONE
+
+
+def _day(expression: str) -> str:
+    return f"(({expression}) AT TIME ZONE '{_zone()}')::date"
+
+
+def _days(start: str, end: str) -> str:
+    return f"floor(extract(epoch from (({end}) - ({start}))) / 86400)::int"
+
+
+def _entered(stage: str) -> str:
+    return "m.created_at" if stage == "contact" else f"m.entered_{stage}"
+
+
+def _reached(stage: str) -> str:
+    later = FUNNEL[FUNNEL.index(stage) :]
+    return f"LEAST({', '.join(_entered(s) for s in later)})" if len(later) > 1 else _entered(stage)
+
+
+def _contribution_values() -> str:
+    """The fact rows one milestone row stands for: (kind, day, stage, days), NULL day = none."""
+    rows = []
+    for stage in FUNNEL:
+        rows.append(f"({FactKind.ENTERED}, {_day(_entered(stage))}, '{stage}', 0)")
+    for stage, following in NEXT.items():
+        rows.append(
+            f"({FactKind.REACHED_NEXT}, CASE WHEN {_reached(following)} IS NOT NULL "
+            f"THEN {_day(_entered(stage))} END, '{stage}', 0)"
+        )
+        this, then = _entered(stage), _entered(following)
+        rows.append(
+            f"({FactKind.LEFT}, CASE WHEN {then} >= {this} THEN {_day(then)} END, '{stage}', "
+            f"{_days(this, then)})"
+        )
+    for stage in COHORT_STAGES:
+        rows.append(
+            f"({FactKind.COHORT}, CASE WHEN {_reached(stage)} IS NOT NULL "
+            f"THEN {_day('m.created_at')} END, '{stage}', {_days('m.created_at', _reached(stage))})"
+        )
+    rows.append(f"({FactKind.CURRENT}, {_day('m.stage_since')}, m.stage, 0)")
+    return ",\n".join(rows)
+
+
+def contributions(milestones_sql: str, sign: int) -> str:
+    """SQL: one row per fact a milestone row contributes, with n = sign."""
+    return f"""
+        SELECT f.kind, f.day, f.stage, m.source, m.campaign,
+               COALESCE(m.owner_id, 0) AS owner_id, COALESCE(f.days, 0) AS days, {sign} AS n
+        FROM ({milestones_sql}) m
+        CROSS JOIN LATERAL (VALUES {_contribution_values()}) AS f(kind, day, stage, days)
+        WHERE f.day IS NOT NULL
+    """
+
+
+MILESTONE_COLUMNS = [
+    "lead_id", "created_at", "source", "campaign", "owner_id", "stage", "stage_since",
+    *(f"entered_{stage}" for stage in ALL_STAGES if stage != "contact"),
+    "offer_amount", "offer_close_date",
+]  # fmt: skip
+
+
+def fresh_milestones(lead_ids_sql: str) -> str:
+    """SQL: the milestone rows of these leads, computed now from Lead and StageTransition."""
+    entered = ",\n".join(
+        f"MIN(t.occurred_at) FILTER (WHERE t.to_stage = '{stage}') AS entered_{stage}"
+        for stage in ALL_STAGES
+        if stage != "contact"
+    )
+    return f"""
+        SELECT l.id AS lead_id, l.created_at, l.source, l.campaign, l.owner_id, l.stage,
+               COALESCE(MAX(t.occurred_at) FILTER (WHERE t.to_stage = l.stage), l.created_at)
+                   AS stage_since,
+               {entered},
+               ({_latest_offer("amount")})::numeric(16, 2) AS offer_amount,
+               ({_latest_offer("expected_close_date")})::date AS offer_close_date
+        FROM leads_lead l LEFT JOIN scoring_stagetransition t ON t.lead_id = l.id
+        WHERE l.id IN ({lead_ids_sql})
+        GROUP BY l.id
+    """
+
+
+def _latest_offer(key: str) -> str:
+    return (
+        f"(array_agg(t.details -> 'offer' ->> '{key}' ORDER BY t.occurred_at DESC, t.id DESC)"
+        " FILTER (WHERE t.to_stage = 'opportunity'))[1]"
+    )
+
+
+def stored_milestones(lead_ids_sql: str) -> str:
+    return f"SELECT * FROM funnel_leadmilestone WHERE lead_id IN ({lead_ids_sql})"
+
+
+def current_milestones(*, where: str = "TRUE") -> str:
+    """SQL: every lead's milestone row as of now (needs the _marks() parameters): the stored
+    row unless the lead changed after the watermark, then one computed from the history.
+    `where` filters both on milestone columns."""
+    columns = ", ".join(MILESTONE_COLUMNS)
+    return f"""
+        SELECT {columns} FROM funnel_leadmilestone
+        WHERE lead_id NOT IN ({DIRTY_LEADS}) AND ({where})
+        UNION ALL
+        SELECT {columns} FROM ({fresh_milestones(DIRTY_LEADS)}) f WHERE ({where})
+    """
+
+
+# A rejection: an MQL sent back to nurture or disqualified with a rejection reason.
+REJECTION = (
+    "t.to_stage IN ('nurture', 'disqualified') AND t.from_stage = 'mql' AND t.details ? 'rejection'"
+)
+NOT_MET = "('0', '0.0', 'false', 'null', '')"
+
+
+def _criteria_met(points: str) -> str:
+    """SQL: the 0-based positions of the criteria a score_points array counts as met."""
+    return f"""ARRAY(
+        SELECT (p.position - 1)::smallint
+        FROM jsonb_array_elements_text(
+            CASE WHEN jsonb_typeof({points}) = 'array' THEN {points} ELSE '[]'::jsonb END
+        ) WITH ORDINALITY AS p(value, position)
+        WHERE p.value NOT IN {NOT_MET} ORDER BY p.position
+    )"""
+
+
+REJECTION_COLUMNS = [
+    "transition_id", "lead_id", "day", "reason", "source", "campaign", "owner_id",
+    "scored_version", "criteria",
+]  # fmt: skip
+
+
+def fresh_rejections(lead_ids_sql: str) -> str:
+    """SQL: the rejection rows of these leads, computed now from StageTransition and Lead."""
+    return f"""
+        SELECT t.id AS transition_id, t.lead_id, {_day("t.occurred_at")} AS day,
+               t.details ->> 'rejection' AS reason, l.source, l.campaign, l.owner_id,
+               l.scored_version, {_criteria_met("l.score_points")} AS criteria
+        FROM scoring_stagetransition t JOIN leads_lead l ON l.id = t.lead_id
+        WHERE {REJECTION} AND t.lead_id IN ({lead_ids_sql})
+    """
+
+
+def current_rejections(*, where: str = "TRUE") -> str:
+    """SQL: every rejection as of now (needs the _marks() parameters), as current_milestones."""
+    columns = ", ".join(REJECTION_COLUMNS)
+    return f"""
+        SELECT {columns} FROM funnel_funnelrejection
+        WHERE lead_id NOT IN ({DIRTY_LEADS}) AND ({where})
+        UNION ALL
+        SELECT {columns} FROM ({fresh_rejections(DIRTY_LEADS)}) f WHERE ({where})
+    """
+
+
+DIRTY_LEADS = """
+    SELECT lead_id FROM scoring_stagetransition WHERE id > %(wt)s
+    UNION SELECT lead_id FROM leads_ownerchange WHERE id > %(wo)s
+    UNION SELECT id FROM leads_lead WHERE id > %(wl)s
+"""
+
+
+def _watermark(*, lock: bool = False) -> FunnelWatermark:
+    queryset = FunnelWatermark.objects.select_for_update() if lock else FunnelWatermark.objects
+    mark = queryset.filter(pk=1).first()
+    if mark is None and not lock:
+        return FunnelWatermark(pk=1)  # nothing refreshed yet: all of it is after the mark
+    if mark is None:
+        mark, _created = FunnelWatermark.objects.get_or_create(pk=1)
+    return mark
+
+
+def _marks(mark: FunnelWatermark) -> dict:
+    return {
+        "wt": mark.last_transition_id,
+        "wo": mark.last_owner_change_id,
+        "wl": mark.last_lead_id,
+    }
+
+
+# --- Keeping the read model up to date -------------------------------------------------------
+
+
+@dataclass
+class RefreshResult:
+    leads: int
+    watermark: int
+
+
+def _move_facts(cursor, milestones_sql: str, sign: int, params: dict) -> None:
+    cursor.execute("DROP TABLE IF EXISTS funnel_moved")
+    cursor.execute(
+        f"""
+        CREATE TEMPORARY TABLE funnel_moved ON COMMIT DROP AS
+        SELECT kind, day, stage, source, campaign, owner_id, days, SUM(n)::int AS n
+        FROM ({contributions(milestones_sql, sign)}) c
+        GROUP BY kind, day, stage, source, campaign, owner_id, days
+        """,
+        params,
+    )
+    cursor.execute(
+        """
+        INSERT INTO funnel_funnelfact (kind, day, stage, source, campaign, owner_id, days, count)
+        SELECT kind, day, stage, source, campaign, owner_id, days, n FROM funnel_moved
+        ON CONFLICT (kind, day, stage, source, campaign, owner_id, days)
+        DO UPDATE SET count = funnel_funnelfact.count + EXCLUDED.count
+        """
+    )
+    cursor.execute(
+        """
+        INSERT INTO funnel_funnelmonthfact
+            (kind, month, stage, source, campaign, owner_id, days, count)
+        SELECT kind, date_trunc('month', day)::date, stage, source, campaign, owner_id, days,
+               SUM(n)
+        FROM funnel_moved GROUP BY 1, 2, 3, 4, 5, 6, 7
+        ON CONFLICT (kind, month, stage, source, campaign, owner_id, days)
+        DO UPDATE SET count = funnel_funnelmonthfact.count + EXCLUDED.count
+        """
+    )
+    cursor.execute("DROP TABLE funnel_moved")
+
+
+def refresh_read_model() -> RefreshResult:
+    """Bring LeadMilestone and FunnelFact up to date with every lead and transition older
+    than SETTLE_SECONDS, plus attribute changes (source, campaign, owner) and erased leads.
+    Safe to run concurrently (the second waits) and to run twice."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+        mark = _watermark(lock=True)
+        settled = timezone.now() - timedelta(seconds=SETTLE_SECONDS)
+        cursor.execute(
+            "SELECT COALESCE(MAX(id), %s) FROM scoring_stagetransition"
+            " WHERE id > %s AND occurred_at < %s",
+            [mark.last_transition_id, mark.last_transition_id, settled],
+        )
+        new_wt = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT COALESCE(MAX(id), %s) FROM leads_ownerchange WHERE id > %s AND changed_at < %s",
+            [mark.last_owner_change_id, mark.last_owner_change_id, settled],
+        )
+        new_wo = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT COALESCE(MAX(id), %s) FROM leads_lead WHERE id > %s AND created_at < %s",
+            [mark.last_lead_id, mark.last_lead_id, settled],
+        )
+        new_wl = cursor.fetchone()[0]
+        # Inside an outer transaction (tests, a caller's atomic block) ON COMMIT comes late.
+        cursor.execute("DROP TABLE IF EXISTS funnel_dirty")
+        cursor.execute(
+            "CREATE TEMPORARY TABLE funnel_dirty (lead_id bigint PRIMARY KEY) ON COMMIT DROP"
+        )
+        cursor.execute(
+            f"INSERT INTO funnel_dirty SELECT lead_id FROM ({DIRTY_LEADS}) d"
+            " ON CONFLICT DO NOTHING",
+            _marks(mark),
+        )
+        # Changes that write no history row (an edited source, an erased lead): found by
+        # comparison, which costs a scan of both tables, fine once a minute.
+        cursor.execute(
+            """
+            INSERT INTO funnel_dirty
+            SELECT m.lead_id FROM funnel_leadmilestone m
+            LEFT JOIN leads_lead l ON l.id = m.lead_id
+            WHERE l.id IS NULL OR (l.source, l.campaign, l.owner_id)
+                IS DISTINCT FROM (m.source, m.campaign, m.owner_id)
+            ON CONFLICT DO NOTHING
+            """
+        )
+        # A rescored lead's criteria: compared for the leads with a rejection only.
+        cursor.execute(
+            f"""
+            INSERT INTO funnel_dirty
+            SELECT DISTINCT r.lead_id FROM funnel_funnelrejection r
+            LEFT JOIN leads_lead l ON l.id = r.lead_id
+            WHERE l.id IS NULL OR (l.scored_version, {_criteria_met("l.score_points")})
+                IS DISTINCT FROM (r.scored_version, r.criteria)
+            ON CONFLICT DO NOTHING
+            """
+        )
+        cursor.execute("ANALYZE funnel_dirty")
+        dirty = "SELECT lead_id FROM funnel_dirty"
+        _move_facts(cursor, stored_milestones(dirty), -1, {})
+        cursor.execute(f"DELETE FROM funnel_leadmilestone WHERE lead_id IN ({dirty})")
+        columns = ", ".join(MILESTONE_COLUMNS)
+        cursor.execute(
+            f"INSERT INTO funnel_leadmilestone ({columns}) "
+            f"SELECT {columns} FROM ({fresh_milestones(dirty)}) f"
+        )
+        _move_facts(cursor, stored_milestones(dirty), +1, {})
+        cursor.execute("DELETE FROM funnel_funnelfact WHERE count = 0")
+        cursor.execute("DELETE FROM funnel_funnelmonthfact WHERE count = 0")
+        cursor.execute(f"DELETE FROM funnel_funnelrejection WHERE lead_id IN ({dirty})")
+        rejection_columns = ", ".join(REJECTION_COLUMNS)
+        cursor.execute(
+            f"INSERT INTO funnel_funnelrejection ({rejection_columns}) "
+            f"SELECT {rejection_columns} FROM ({fresh_rejections(dirty)}) f"
+        )
+        cursor.execute("SELECT count(*) FROM funnel_dirty")
+        count = cursor.fetchone()[0]
+        cursor.execute("DROP TABLE funnel_dirty")
+        mark.last_transition_id, mark.last_owner_change_id, mark.last_lead_id = (
+            new_wt,
+            new_wo,
+            new_wl,
+        )
+        mark.refreshed_at = timezone.now()
+        mark.save()
+    return RefreshResult(leads=count, watermark=new_wt)
+
+
+def rebuild_read_model() -> None:
+    """Recompute both tables from scratch (after a restore, or to prove the refresh)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+        mark = _watermark(lock=True)
+        cursor.execute(
+            "TRUNCATE funnel_leadmilestone, funnel_funnelfact, funnel_funnelmonthfact,"
+            " funnel_funnelrejection"
+        )
+        mark.last_transition_id = mark.last_owner_change_id = mark.last_lead_id = 0
+        mark.save()
+    refresh_read_model()
+
+
+# --- Reading: filters and periods -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the dashboard shows: local days [start, end) and optional attributes."""
+
+    start: date
+    end: date  # exclusive
+    source: str = ""
+    campaign: str = ""
+    owner_id: int | None = None
+    team_id: int | None = None
+    ageing_days: int = 30
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        """The period as aware datetimes in TIME_ZONE."""
+        zone = ZoneInfo(_zone())
+        return (
+            datetime.combine(self.start, time.min, tzinfo=zone),
+            datetime.combine(self.end, time.min, tzinfo=zone),
+        )
+
+
+def today() -> date:
+    return timezone.localdate()
+
+
+PRESETS = ["last_30_days", "this_quarter", "last_12_months"]
+
+
+def preset_period(name: str, *, on: date | None = None) -> tuple[date, date]:
+    """[start, end) of a named period ending today (inclusive)."""
+    on = on or today()
+    end = on + timedelta(days=1)
+    if name == "this_quarter":
+        return date(on.year, 3 * ((on.month - 1) // 3) + 1, 1), end
+    if name == "last_12_months":
+        year, month = (on.year - 1, on.month)
+        day = min(on.day, calendar.monthrange(year, month)[1])
+        return date(year, month, day) + timedelta(days=1), end
+    return on - timedelta(days=29), end
+
+
+def _attribute_conditions(filters: Filters, alias: str = "") -> tuple[list[str], dict]:
+    prefix = f"{alias}." if alias else ""
+    conditions, params = [], {}
+    if filters.source:
+        conditions.append(f"{prefix}source = %(source)s")
+        params["source"] = filters.source
+    if filters.campaign:
+        conditions.append(f"{prefix}campaign = %(campaign)s")
+        params["campaign"] = filters.campaign
+    if filters.owner_id is not None:
+        conditions.append(f"{prefix}owner_id = %(owner)s")
+        params["owner"] = filters.owner_id
+    if filters.team_id is not None:
+        conditions.append(
+            f"{prefix}owner_id IN (SELECT user_id FROM sales_salesteam_members"
+            " WHERE salesteam_id = %(team)s)"
+        )
+        params["team"] = filters.team_id
+    return conditions, params
+
+
+# --- Reading: the numbers ---------------------------------------------------------------------
+
+
+def percentile(histogram: dict[int, int], share: float) -> int | None:
+    """Nearest-rank percentile of whole days: the smallest value whose cumulative count
+    reaches `share` of the total (as PostgreSQL's percentile_disc)."""
+    total = sum(histogram.values())
+    if not total:
+        return None
+    running = 0
+    for value in sorted(histogram):
+        running += histogram[value]
+        if running >= share * total:
+            return value
+    return max(histogram)
+
+
+@dataclass
+class StageRow:
+    stage: str
+    label: str
+    entered: int
+    reached_next: int | None = None
+    conversion: float | None = None  # percent, to the next stage
+
+
+@dataclass
+class VelocityRow:
+    stage: str
+    label: str
+    left: int
+    median_days: int | None
+    p90_days: int | None
+
+
+@dataclass
+class CohortCell:
+    reached: int
+    share: float | None
+    median_days: int | None
+
+
+@dataclass
+class CohortRow:
+    month: date
+    size: int
+    cells: dict[str, CohortCell]
+
+    @property
+    def cell_list(self) -> list[CohortCell]:
+        return [self.cells[stage] for stage in COHORT_STAGES]
+
+
+@dataclass
+class Dashboard:
+    filters: Filters
+    stages: list[StageRow]
+    velocity: list[VelocityRow]
+    ageing: list[tuple[str, str, int]]  # stage, label, leads
+    cohorts: list[CohortRow]
+    rejections_by_reason: list[tuple[str, str, int]]  # code, label, moves
+    rejections_by_source: list[tuple[str, str, int]]
+    rejections_by_criterion: list[tuple[int, str, int]]  # version, criterion, leads
+    rejections_total: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def _label(stage: str) -> str:
+    return str(Stage(stage).label)
+
+
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def _fact_totals(filters: Filters) -> list[tuple]:
+    """(kind, stage, days, month, n) over the facts plus the correction for changes after
+    the watermark, within the period (ageing: before the cut-off day).
+
+    Whole calendar months come from FunnelMonthFact, the days of a period's partial first
+    and last month from FunnelFact: the same sums, read from a tenth of the rows."""
+    mark = _watermark()
+    conditions, params = _attribute_conditions(filters)
+    cutoff = today() - timedelta(days=filters.ageing_days)
+    # Whole months [first, last); when the period holds none, all of it is read by day.
+    first = filters.start if filters.start.day == 1 else _next_month(filters.start)
+    last = _month_start(filters.end)
+    if last <= first:
+        first = last = filters.end
+    params |= _marks(mark) | {
+        "start": filters.start,
+        "end": filters.end,
+        "first": first,
+        "last": last,
+        "cutoff": cutoff,
+        "cutoff_month": _month_start(cutoff),
+    }
+    attributes = " AND ".join(["TRUE", *conditions])
+    period = (
+        f"((kind <> {FactKind.CURRENT} AND day >= %(start)s AND day < %(end)s)"
+        f" OR (kind = {FactKind.CURRENT} AND day < %(cutoff)s))"
+    )
+    # Spelled out per kind and range, so each is a range scan of the key's (kind, day).
+    kinds = ", ".join(str(kind.value) for kind in FactKind if kind != FactKind.CURRENT)
+    by_day = (
+        f"((kind IN ({kinds}) AND ((day >= %(start)s AND day < %(first)s)"
+        f" OR (day >= %(last)s AND day < %(end)s)))"
+        f" OR (kind = {FactKind.CURRENT} AND day >= %(cutoff_month)s AND day < %(cutoff)s))"
+    )
+    by_month = (
+        f"((kind <> {FactKind.CURRENT} AND month >= %(first)s AND month < %(last)s)"
+        f" OR (kind = {FactKind.CURRENT} AND month < %(cutoff_month)s))"
+    )
+    month = (
+        f"CASE WHEN kind = {FactKind.COHORT} OR (kind = {FactKind.ENTERED} AND stage = 'contact')"
+        " THEN date_trunc('month', day)::date END"
+    )
+    dirty = DIRTY_LEADS
+    sql = f"""
+        SELECT kind, stage, days, month, SUM(n) FROM (
+            SELECT kind, stage, days, {month} AS month, count AS n
+            FROM funnel_funnelfact WHERE {by_day} AND {attributes}
+            UNION ALL
+            SELECT kind, stage, days,
+                   CASE WHEN kind = {FactKind.COHORT}
+                          OR (kind = {FactKind.ENTERED} AND stage = 'contact')
+                        THEN month END,
+                   count
+            FROM funnel_funnelmonthfact WHERE {by_month} AND {attributes}
+            UNION ALL
+            SELECT kind, stage, days, {month}, n FROM (
+                {contributions(fresh_milestones(dirty), +1)}
+                UNION ALL {contributions(stored_milestones(dirty), -1)}
+            ) c WHERE {period} AND {attributes}
+        ) rows
+        GROUP BY 1, 2, 3, 4
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def funnel_numbers(filters: Filters) -> dict:
+    """Stage counts, conversions, velocity, ageing and cohorts for these filters."""
+    entered: dict[str, int] = defaultdict(int)
+    reached_next: dict[str, int] = defaultdict(int)
+    left: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    ageing: dict[str, int] = defaultdict(int)
+    cohort_size: dict[date, int] = defaultdict(int)
+    cohort: dict[tuple[date, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for kind, stage, days, month, n in _fact_totals(filters):
+        n = int(n)
+        if kind == FactKind.ENTERED:
+            entered[stage] += n
+            if stage == "contact":
+                cohort_size[month] += n
+        elif kind == FactKind.REACHED_NEXT:
+            reached_next[stage] += n
+        elif kind == FactKind.LEFT:
+            left[stage][days] += n
+        elif kind == FactKind.COHORT:
+            cohort[(month, stage)][days] += n
+        elif kind == FactKind.CURRENT:
+            ageing[stage] += n
+
+    stages = []
+    for stage in FUNNEL:
+        row = StageRow(stage=stage, label=_label(stage), entered=entered[stage])
+        if stage in NEXT:
+            row.reached_next = reached_next[stage]
+            row.conversion = round(100 * row.reached_next / row.entered, 1) if row.entered else None
+        stages.append(row)
+    velocity = []
+    for stage in NEXT:
+        histogram = {days: n for days, n in left[stage].items() if n}
+        velocity.append(
+            VelocityRow(
+                stage=stage,
+                label=_label(stage),
+                left=sum(histogram.values()),
+                median_days=percentile(histogram, 0.5),
+                p90_days=percentile(histogram, 0.9),
+            )
+        )
+    cohorts = []
+    for month in _months(filters.start, filters.end):
+        size = cohort_size.get(month, 0)
+        cells = {}
+        for stage in COHORT_STAGES:
+            histogram = {d: n for d, n in cohort.get((month, stage), {}).items() if n}
+            count = sum(histogram.values())
+            cells[stage] = CohortCell(
+                reached=count,
+                share=round(100 * count / size, 1) if size else None,
+                median_days=percentile(histogram, 0.5),
+            )
+        cohorts.append(CohortRow(month=month, size=size, cells=cells))
+    return {
+        "stages": stages,
+        "velocity": velocity,
+        "ageing": [(stage, _label(stage), ageing.get(stage, 0)) for stage in AGEING_STAGES],
+        "cohorts": cohorts,
+    }
+
+
+def _months(start: date, end: date) -> list[date]:
+    months, month = [], start.replace(day=1)
+    while month < end:
+        months.append(month)
+        month = (month + timedelta(days=32)).replace(day=1)
+    return months
+
+
+def rejections(filters: Filters) -> dict:
+    """MQLs sales sent back (to nurture or disqualified, with a rejection reason) within the
+    period: by reason, by source, and per criterion the lead met in its scored version.
+    Read from FunnelRejection, corrected for the leads changed after the watermark."""
+    from leads.models import Source
+    from scoring.models import CriteriaVersion, RejectionReason
+    from scoring.services import rules_of
+
+    conditions, params = _attribute_conditions(filters)
+    params |= _marks(_watermark()) | {"start": filters.start, "end": filters.end}
+    where = " AND ".join(["day >= %(start)s AND day < %(end)s", *conditions])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH r AS MATERIALIZED ({current_rejections(where=where)})
+            SELECT 1, reason, NULL::int, NULL::int, count(*) FROM r GROUP BY reason
+            UNION ALL
+            SELECT 2, source, NULL, NULL, count(*) FROM r GROUP BY source
+            UNION ALL
+            SELECT 3, NULL, r.scored_version, c.position, count(*)
+            FROM r CROSS JOIN LATERAL unnest(r.criteria) AS c(position)
+            WHERE r.scored_version IS NOT NULL GROUP BY 3, 4
+            """,
+            params,
+        )
+        rows = cursor.fetchall()
+    by_reason = sorted(((code, n) for part, code, _v, _p, n in rows if part == 1),
+                       key=lambda row: (-row[1], row[0]))  # fmt: skip
+    by_source = sorted(((code, n) for part, code, _v, _p, n in rows if part == 2),
+                       key=lambda row: (-row[1], row[0]))  # fmt: skip
+    by_position = sorted(((v, p, n) for part, _c, v, p, n in rows if part == 3),
+                         key=lambda row: (-row[2], row[0], row[1]))  # fmt: skip
+    reasons = dict(RejectionReason.choices)
+    sources = dict(Source.choices)
+    names: dict[int, list[str]] = {}
+    for version in CriteriaVersion.objects.filter(
+        number__in={number for number, _position, _n in by_position}
+    ):
+        names[version.number] = [rule.name for rule in rules_of(version).rules]
+    by_criterion = []
+    for number, position, count in by_position:
+        rules = names.get(number, [])
+        name = rules[position] if position < len(rules) else f"#{position + 1}"
+        by_criterion.append((number, name, count))
+    return {
+        "rejections_by_reason": [
+            (code, str(reasons.get(code, code)), count) for code, count in by_reason
+        ],
+        "rejections_by_source": [
+            (code, str(sources.get(code, code or "—")), count) for code, count in by_source
+        ],
+        "rejections_by_criterion": by_criterion,
+        "rejections_total": sum(count for _code, count in by_reason),
+    }
+
+
+def dashboard(filters: Filters) -> Dashboard:
+    """Every number of the funnel dashboard for these filters."""
+    return Dashboard(filters=filters, **funnel_numbers(filters), **rejections(filters))
