@@ -115,10 +115,17 @@ def with_hand_over(leads: QuerySet[Lead]) -> QuerySet[Lead]:
         .order_by("-occurred_at", "-pk")
         .values("occurred_at")[:1]
     )
-    latest_to_owner = (
-        OwnerChange.objects.filter(lead=OuterRef("pk"), to_owner=OuterRef("owner"))
-        .order_by("-changed_at")
-        .values("changed_at")[:1]
+    # The lead's latest owner change, read through the per-lead index; it counts when it made
+    # the current owner the owner. (Asked as "the latest change to this owner", Postgres
+    # walked the owner's changes instead: every lead a busy rep ever got, per lead.)
+    latest_change = OwnerChange.objects.filter(lead=OuterRef("pk")).order_by("-changed_at", "-pk")
+    latest_to_owner = Case(
+        When(
+            owner_id=Subquery(latest_change.values("to_owner")[:1]),
+            then=Subquery(latest_change.values("changed_at")[:1]),
+        ),
+        default=None,
+        output_field=DateTimeField(),
     )
     first_contact = (
         Activity.objects.filter(lead=OuterRef("pk"), occurred_at__gte=OuterRef("handed_over_at"))
@@ -129,10 +136,7 @@ def with_hand_over(leads: QuerySet[Lead]) -> QuerySet[Lead]:
         # Nobody owns it: it was not handed over to anyone (GREATEST skips NULLs).
         handed_over_at=Case(
             When(owner__isnull=True, then=None),
-            default=Greatest(
-                Subquery(latest_mql, output_field=DateTimeField()),
-                Subquery(latest_to_owner, output_field=DateTimeField()),
-            ),
+            default=Greatest(Subquery(latest_mql, output_field=DateTimeField()), latest_to_owner),
             output_field=DateTimeField(),
         )
     ).annotate(first_contact_at=Subquery(first_contact, output_field=DateTimeField()))
