@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from activities.forms import PipelineFilterForm, StageAction, sales_users
+from activities.services import may_move
 from activities.templatetags.activities_tags import available_actions
 from funnel import metrics
 from leads.models import Lead, Stage
@@ -156,6 +157,16 @@ def pipeline(request: HttpRequest) -> HttpResponse:
     policy = stage_owners(CriteriaVersion.objects.active(), timezone.localdate())
     for column in columns:
         column.actions = available_actions(column.stage, request.user, policy)
+        # Buttons only for the moves this person may make on the card: on their own leads,
+        # any for a manager, accepting (claiming) an unowned MQL.
+        for card in column.cards:
+            card.actions = [
+                action
+                for action in column.actions
+                if may_move(
+                    card, request.user, from_stage=action.from_stage, to_stage=action.to_stage
+                )
+            ]
     return render(
         request,
         "activities/pipeline.html",

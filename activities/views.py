@@ -27,7 +27,6 @@ from scoring.services import (
     TransitionForbidden,
     TransitionIncomplete,
     TransitionRefused,
-    transition,
 )
 
 view_lead_required = permission_required("leads.view_lead", raise_exception=True)
@@ -184,12 +183,19 @@ def _stage_action_or_404(name: str) -> StageAction:
 @require_http_methods(["GET", "HEAD", "POST"])
 def move(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     """Move the lead on: accept it (BANT), reject it to marketing, make an offer, win or lose
-    it. The stage the person saw travels along, so a lead moved meanwhile is not moved again:
+    it. Only its owner or a manager may; accepting an MQL nobody owns makes one its owner.
+    The stage the person saw travels along, so a lead moved meanwhile is not moved again:
     the second person learns what happened instead."""
     stage_action = _stage_action_or_404(action)
     lead = _lead_or_404(pk)
     url = reverse("activities:move", args=[lead.pk, stage_action.name])
     title = str(stage_action.label)
+    # Someone else's lead: refused before any form. (A lead already moved on is a conflict,
+    # told below: that is what the person needs to learn.)
+    if lead.stage == stage_action.from_stage and not services.may_move(
+        lead, request.user, from_stage=stage_action.from_stage, to_stage=stage_action.to_stage
+    ):
+        return _refused(request, lead, services.refusal_message(lead), status=403)
     if request.method != "POST":
         if stage_action not in available_actions(lead.stage, request.user):
             return _refused(request, lead, _not_available(lead, stage_action), status=409)
@@ -203,14 +209,17 @@ def move(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if form.cleaned_data["expected_stage"] != stage_action.from_stage:
         return _refused(request, lead, _not_available(lead, stage_action), status=409)
     try:
-        transition(
+        # Accepting an MQL nobody owns claims it too (see activities.services).
+        services.move_lead(
             lead_id=lead.pk,
+            from_stage=form.cleaned_data["expected_stage"],
             to_stage=stage_action.to_stage,
             actor=request.user,
             reason=form.reason(),
-            expected_stage=form.cleaned_data["expected_stage"],
             details=form.details(),
         )
+    except services.MoveRefused as refused:
+        return _refused(request, lead, str(refused), status=403)
     except TransitionIncomplete as incomplete:
         field = form.service_fields.get(incomplete.field)
         form.add_error(field if field in form.fields else None, str(incomplete))

@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Max, OuterRef, Subquery
 
 from consent.models import ConsentRecord, NoticeVersion, Purpose, PurposeChange
+from consent.signals import purpose_changed
 
 # The purpose's own fields an admin sets on every edit; the key is fixed at creation because
 # web forms, imports and API clients name the purpose by it.
@@ -104,6 +105,7 @@ def update_purpose(
     if changes:
         # Which legal basis applied when is part of what the records of processing prove.
         PurposeChange.objects.create(purpose=purpose, changes=changes, actor=actor)
+        purpose_changed.send(sender=Purpose, purpose_id=purpose.pk, changes=changes)
 
     current = purpose.current_notice()
     new_notice = None

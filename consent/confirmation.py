@@ -240,9 +240,15 @@ def confirm(
 ) -> ConfirmOutcome:
     """The person followed the link and confirmed: write the grant, once. Raises
     links.BadLink for a tampered link; every other case is an outcome that changed nothing."""
-    confirmation_id = confirmation_for_token(token).pk
+    requested = confirmation_for_token(token)
+    confirmation_id = requested.pk
     now = now or timezone.now()
     with transaction.atomic():
+        # The subject's consent changes are serialised: a withdrawal committing meanwhile is
+        # seen by state_of and wins, instead of being overtaken by this grant.
+        from consent.services import _lock_subject
+
+        _lock_subject(requested.subject_id)
         # Locked: two clicks at once (a double click, a scanner) must write one record.
         confirmation = (
             ConsentConfirmation.objects.select_for_update(of=("self",))
@@ -269,6 +275,7 @@ def confirm(
             subject_ids=[confirmation.subject_id],
             purpose_keys=[confirmation.purpose.key],
         )
+        _lift_suppression(confirmation.subject_id)
         confirmation.confirmed_at = now
         confirmation.record = record
         confirmation.save(update_fields=["confirmed_at", "record"])
@@ -414,3 +421,15 @@ def confirmation_message(confirmation: ConsentConfirmation, *, to: str) -> Email
             render_to_string("consent/email/confirmation.html", context), "text/html"
         )
     return message
+
+
+def _lift_suppression(subject_id: int) -> None:
+    """A confirmed grant is the new, explicit consent that takes a person erased on request
+    off the suppression list (capture lifts it at once only for grants needing no
+    confirmation: a typed-in address proves nothing)."""
+    from consent.subjects import subject_email
+    from privacy.models import SuppressedAddress, address_hash
+
+    email = subject_email(subject_id)
+    if email:
+        SuppressedAddress.objects.filter(address_hash=address_hash(email)).delete()

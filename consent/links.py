@@ -82,8 +82,9 @@ def withdrawal_token(subject_id: int, purpose_key: str | None = None) -> str:
 
 
 def read_withdrawal_token(token: str) -> WithdrawalLink:
-    """Raises BadLink or ExpiredLink (older than CONSENT_LINK_DAYS)."""
-    payload = _load(token, salt=WITHDRAW_SALT, max_age=_link_max_age())
+    """Raises BadLink. A withdrawal link never expires: withdrawing must stay as easy as
+    giving (GDPR art. 7(3)), also from a mail of years ago, and it can only take consent away."""
+    payload = _load(token, salt=WITHDRAW_SALT)
     if (
         not isinstance(payload, dict)
         or not isinstance(payload.get("s"), int)

@@ -1,6 +1,7 @@
 from datetime import date, timedelta
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from funnel.metrics import Filters, preset_period
@@ -9,6 +10,10 @@ from leads.models import Source
 from sales.models import SalesTeam
 
 MAX_PERIOD_DAYS = 3 * 366
+# Dates outside these bounds mean nothing to the funnel, and the far future overflows date
+# arithmetic (9999-12-31 plus a day): refused as a form error instead.
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DAYS_AHEAD = 366
 DEFAULT_PERIOD = "last_30_days"
 PERIOD_CHOICES = [
     ("last_30_days", _("Last 30 days")),
@@ -55,8 +60,27 @@ class DashboardFilterForm(forms.Form):
             select = isinstance(field.widget, forms.Select)
             field.widget.attrs.setdefault("class", "form-select" if select else "form-control")
 
+    def _clean_bounded(self, name: str) -> date | None:
+        value = self.cleaned_data.get(name)
+        latest = timezone.localdate() + timedelta(days=LATEST_DAYS_AHEAD)
+        if value is not None and not EARLIEST_DATE <= value <= latest:
+            raise forms.ValidationError(
+                _("Choose a date between %(earliest)s and %(latest)s."),
+                params={"earliest": EARLIEST_DATE.isoformat(), "latest": latest.isoformat()},
+                code="out_of_range",
+            )
+        return value
+
+    def clean_date_from(self) -> date | None:
+        return self._clean_bounded("date_from")
+
+    def clean_date_to(self) -> date | None:
+        return self._clean_bounded("date_to")
+
     def clean(self) -> dict:
         data = super().clean()
+        if "date_from" in self.errors or "date_to" in self.errors:
+            return data
         start, end = data.get("date_from"), data.get("date_to")
         if start and end:
             if end < start:

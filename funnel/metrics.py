@@ -108,7 +108,8 @@ MILESTONE_COLUMNS = [
 
 
 def fresh_milestones(lead_ids_sql: str) -> str:
-    """SQL: the milestone rows of these leads, computed now from Lead and StageTransition."""
+    """SQL: the milestone rows of these leads, computed now from Lead and StageTransition.
+    Merged-away leads have none: a duplicate is counted through its survivor only."""
     entered = ",\n".join(
         f"MIN(t.occurred_at) FILTER (WHERE t.to_stage = '{stage}') AS entered_{stage}"
         for stage in ALL_STAGES
@@ -122,7 +123,7 @@ def fresh_milestones(lead_ids_sql: str) -> str:
                ({_latest_offer("amount")})::numeric(16, 2) AS offer_amount,
                ({_latest_offer("expected_close_date")})::date AS offer_close_date
         FROM leads_lead l LEFT JOIN scoring_stagetransition t ON t.lead_id = l.id
-        WHERE l.id IN ({lead_ids_sql})
+        WHERE l.id IN ({lead_ids_sql}) AND l.merged_into_id IS NULL
         GROUP BY l.id
     """
 
@@ -182,7 +183,7 @@ def fresh_rejections(lead_ids_sql: str) -> str:
                t.details ->> 'rejection' AS reason, l.source, l.campaign, l.owner_id,
                l.scored_version, {_criteria_met("l.score_points")} AS criteria
         FROM scoring_stagetransition t JOIN leads_lead l ON l.id = t.lead_id
-        WHERE {REJECTION} AND t.lead_id IN ({lead_ids_sql})
+        WHERE {REJECTION} AND t.lead_id IN ({lead_ids_sql}) AND l.merged_into_id IS NULL
     """
 
 
@@ -197,10 +198,16 @@ def current_rejections(*, where: str = "TRUE") -> str:
     """
 
 
+# Merging writes no history row; a merged-away duplicate still holding a milestone row is
+# dirty until the refresh drops it (the read model, like the quota calculator, leaves
+# merged-away leads out). Few leads are merged, and once refreshed they hold no row, so the
+# join stays small (leads_lead's merged_into index, then the milestone primary key).
 DIRTY_LEADS = """
     SELECT lead_id FROM scoring_stagetransition WHERE id > %(wt)s
     UNION SELECT lead_id FROM leads_ownerchange WHERE id > %(wo)s
     UNION SELECT id FROM leads_lead WHERE id > %(wl)s
+    UNION SELECT m.lead_id FROM funnel_leadmilestone m JOIN leads_lead l ON l.id = m.lead_id
+          WHERE l.merged_into_id IS NOT NULL
 """
 
 
@@ -264,6 +271,32 @@ def _move_facts(cursor, milestones_sql: str, sign: int, params: dict) -> None:
     cursor.execute("DROP TABLE funnel_moved")
 
 
+def _settled_mark(cursor, table: str, time_column: str, mark: int, settled: datetime) -> int:
+    """How far the watermark of `table` may move: to its newest row older than `settled`,
+    but never past a young gap.
+
+    The age rule assumes a row's time is about its commit time. A transaction that holds an
+    id and commits late breaks that: its id is missing while later ids are already visible
+    (a backdated row, or a long transaction stamped with its start, may even be old). So a
+    missing id followed by a row younger than SETTLE_SECONDS stops the watermark just before
+    it: the holder is probably still running. An id of a rolled-back transaction never
+    appears; once the rows after its gap are old, the gap counts as settled and is passed."""
+    cursor.execute(
+        f"""
+        WITH after AS (
+            SELECT id, {time_column} AS at, LAG(id, 1, %(mark)s) OVER (ORDER BY id) AS previous
+            FROM {table} WHERE id > %(mark)s
+        )
+        SELECT COALESCE(MAX(id) FILTER (WHERE at < %(settled)s), %(mark)s),
+               MIN(previous) FILTER (WHERE id > previous + 1 AND at >= %(settled)s)
+        FROM after
+        """,
+        {"mark": mark, "settled": settled},
+    )
+    newest_settled, before_gap = cursor.fetchone()
+    return newest_settled if before_gap is None else min(newest_settled, before_gap)
+
+
 def refresh_read_model() -> RefreshResult:
     """Bring LeadMilestone and FunnelFact up to date with every lead and transition older
     than SETTLE_SECONDS, plus attribute changes (source, campaign, owner) and erased leads.
@@ -272,22 +305,13 @@ def refresh_read_model() -> RefreshResult:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
         mark = _watermark(lock=True)
         settled = timezone.now() - timedelta(seconds=SETTLE_SECONDS)
-        cursor.execute(
-            "SELECT COALESCE(MAX(id), %s) FROM scoring_stagetransition"
-            " WHERE id > %s AND occurred_at < %s",
-            [mark.last_transition_id, mark.last_transition_id, settled],
+        new_wt = _settled_mark(
+            cursor, "scoring_stagetransition", "occurred_at", mark.last_transition_id, settled
         )
-        new_wt = cursor.fetchone()[0]
-        cursor.execute(
-            "SELECT COALESCE(MAX(id), %s) FROM leads_ownerchange WHERE id > %s AND changed_at < %s",
-            [mark.last_owner_change_id, mark.last_owner_change_id, settled],
+        new_wo = _settled_mark(
+            cursor, "leads_ownerchange", "changed_at", mark.last_owner_change_id, settled
         )
-        new_wo = cursor.fetchone()[0]
-        cursor.execute(
-            "SELECT COALESCE(MAX(id), %s) FROM leads_lead WHERE id > %s AND created_at < %s",
-            [mark.last_lead_id, mark.last_lead_id, settled],
-        )
-        new_wl = cursor.fetchone()[0]
+        new_wl = _settled_mark(cursor, "leads_lead", "created_at", mark.last_lead_id, settled)
         # Inside an outer transaction (tests, a caller's atomic block) ON COMMIT comes late.
         cursor.execute("DROP TABLE IF EXISTS funnel_dirty")
         cursor.execute(

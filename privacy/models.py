@@ -68,6 +68,11 @@ COUNT_LABELS = {
     "import_file_rows": _("rows in import files"),
     "idempotency_keys": _("stored API answers"),
     "score_previews": _("examples in score previews"),
+    "activities": _("logged contacts"),
+    "tasks": _("tasks"),
+    "outbox_messages": _("queued double opt-in requests"),
+    "funnel_milestones": _("funnel dashboard rows"),
+    "funnel_rejections": _("funnel rejection rows"),
     "suppressed_addresses": _("addresses suppressed"),
 }
 

@@ -6,23 +6,34 @@ person, so an export shows both and an erasure removes both.
 
 Where a person's data lives, and what erasure does with it:
 - leads.Lead (and merged-away leads), leads.Event (notes are events), leads.OwnerChange,
-  leads.LeadMerge (snapshots of duplicates), scoring.StageTransition (reasons, BANT): deleted
-  with the leads.
+  leads.LeadMerge (snapshots of duplicates), scoring.StageTransition (reasons, BANT),
+  activities.Activity (logged calls, e-mails, meetings and their notes), activities.Task:
+  deleted with the leads.
 - consent.ConsentRecord (IP, user agent, source, evidence) and consent.ConsentConfirmation
   (when that model exists): deleted through the one door the append-only guard has,
   `rewriting_consent_records`.
 - imports: refused rows (ImportRowError) with the address are deleted; dry-run results lose
-  their entries for the address; in every stored import file each row holding the address
-  is blanked: its cells are emptied, the row stays as an empty line. An import skips blank
-  lines and numbers rows by their place in the file, so a half-done import resumes at the
-  right row and refused-row numbers still point at the right lines.
+  their entries for the address (both are in the export too); in every stored import file
+  each row holding the address is blanked: its cells are emptied, the row stays as an empty
+  line. An import skips blank lines and numbers rows by their place in the file, so a
+  half-done import resumes at the right row and refused-row numbers still point at the
+  right lines.
 - api.IdempotencyKey: stored answers that hold the address are deleted (a retry of such a
   request is then done again, and capture refuses the suppressed address).
 - scoring.ImpactPreview: example leads of a criteria preview are removed from its result.
 - Django's admin log entries about the leads.
+- outbox.OutboxMessage: a capture's request for a double opt-in confirmation
+  (leads.tasks.request_confirmation_task) carries the consent evidence in its arguments
+  (source URL, IP address, user agent): those rows of the person's leads are deleted, pending
+  or published. Every other outbox row holds ids only, and its task tolerates a lead that is
+  gone, so it stays.
+- funnel read model (LeadMilestone, FunnelRejection, when the funnel app is installed): the
+  rows of the leads are deleted, and their counts are taken out of the funnel's facts at the
+  same time, as the funnel's own refresh would do for a deleted lead. They hold the lead's
+  id with its source, campaign and dates: nothing of the person to export, but the id ties
+  the rows to the person in older backups and logs, so they go.
 - webforms.BlockedSubmission holds no submitted data (no address: only the form, an IP and a
-  user agent, kept to tell bots apart), so there is nothing of the person to find there;
-  outbox rows hold ids only and their tasks tolerate a lead that is gone.
+  user agent, kept to tell bots apart), so there is nothing of the person to find there.
 """
 
 from __future__ import annotations
@@ -45,18 +56,22 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.storage import default_storage
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q, TextField
+from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Lower, Trim
 from django.utils import timezone
 
+from activities.models import Activity, Task
 from api.models import IdempotencyKey
 from consent.models import ConsentRecord
 from consent.services import rewriting_consent_records
 from imports.models import ImportJob, ImportRowError
 from leads.models import Event, EventType, Lead, LeadMerge, OwnerChange
 from leads.normalise import normalise_email
+from leads.services.capture import CONFIRMATION_TASK
 from leads.services.export import neutralise_formula
+from outbox.models import OutboxMessage
 from privacy.models import (
     Channel,
     RequestKind,
@@ -82,6 +97,10 @@ EXPORT_TABLES = (
     "score",
     "owner_changes",
     "merges",
+    "activities",
+    "tasks",
+    "import_row_errors",
+    "import_preview_rows",
 )
 
 PROFILE_FIELDS = [
@@ -113,6 +132,10 @@ subject.json holds all of it in one document. The same data is in one CSV file p
   score.csv          how the current score is made up, criterion by criterion
   owner_changes.csv  which colleague was responsible for the person, and when
   merges.csv         records merged into the one in use, as they were when merged
+  activities.csv     calls, e-mails and meetings sales logged with the person, with notes
+  tasks.csv          follow-ups sales planned for the person
+  import_row_errors.csv    rows with the person's address that a file import refused
+  import_preview_rows.csv  the same, as found by the check before an import
 
 Dates and times are in ISO 8601 with their UTC offset. JSON values inside a CSV cell
 (event properties, stage details) are written as JSON text.
@@ -275,6 +298,47 @@ def subject_data(lead: Lead) -> dict[str, Any]:
         .order_by("merged_at", "id")
         .values("id", "survivor_id", "duplicate_id", "merged_at", "duplicate_snapshot")
     )
+    activities = list(
+        Activity.objects.filter(lead_id__in=ids)
+        .order_by("occurred_at", "id")
+        .values(
+            "id",
+            "lead_id",
+            "kind",
+            "outcome",
+            "notes",
+            "occurred_at",
+            "created_at",
+            actor_username=F("actor__username"),
+        )
+    )
+    tasks = list(
+        Task.objects.filter(lead_id__in=ids)
+        .order_by("due_at", "id")
+        .values(
+            "id",
+            "lead_id",
+            "title",
+            "due_at",
+            "done_at",
+            "created_at",
+            assignee_username=F("assignee__username"),
+            done_by_username=F("done_by__username"),
+            created_by_username=F("created_by__username"),
+        )
+    )
+    addresses = Traces.of(leads).addresses
+    import_row_errors = list(
+        _refused_import_rows(addresses)
+        .order_by("job_id", "row_number", "id")
+        .values("id", "job_id", "row_number", "email", "errors", file_name=F("job__file_name"))
+    )
+    import_preview_rows = [
+        {"job_id": job.pk, "file_name": job.file_name, **entry}
+        for job in _import_jobs_previewing(addresses).order_by("pk")
+        for entry in job.preview.get("errors") or []
+        if _is_theirs(entry, addresses)
+    ]
     score = explanation(survivor)
     return {
         "profile": profiles[survivor.pk],
@@ -287,6 +351,10 @@ def subject_data(lead: Lead) -> dict[str, Any]:
         "score": score,
         "owner_changes": owner_changes,
         "merges": merges,
+        "activities": activities,
+        "tasks": tasks,
+        "import_row_errors": import_row_errors,
+        "import_preview_rows": import_preview_rows,
     }
 
 
@@ -314,6 +382,10 @@ def _tables(data: dict[str, Any]) -> dict[str, list[dict]]:
         else [],
         "owner_changes": data["owner_changes"],
         "merges": data["merges"],
+        "activities": data["activities"],
+        "tasks": data["tasks"],
+        "import_row_errors": data["import_row_errors"],
+        "import_preview_rows": data["import_preview_rows"],
     }
 
 
@@ -451,6 +523,9 @@ def _erase(*, lead: Lead, actor, reason: str, channel: str, out: list) -> Subjec
     counts["events"] = events.exclude(type=EventType.NOTE).count()
     counts["stage_transitions"] = StageTransition.objects.filter(lead_id__in=ids).count()
     counts["owner_changes"] = OwnerChange.objects.filter(lead_id__in=ids).count()
+    # Cascade with the leads; counted here so the log says what went.
+    counts["activities"] = Activity.objects.filter(lead_id__in=ids).count()
+    counts["tasks"] = Task.objects.filter(lead_id__in=ids).count()
     counts["lead_merges"] = LeadMerge.objects.filter(
         Q(survivor_id__in=ids) | Q(duplicate_id__in=ids)
     ).delete()[0]
@@ -468,6 +543,8 @@ def _erase(*, lead: Lead, actor, reason: str, channel: str, out: list) -> Subjec
     counts |= _erase_import_leftovers(traces.addresses, out=out)
     counts["idempotency_keys"] = _erase_stored_answers(traces.addresses)
     counts["score_previews"] = _erase_preview_examples(set(ids))
+    counts["outbox_messages"] = _erase_outbox_messages(ids)
+    counts |= _erase_funnel_rows(ids)
 
     SuppressedAddress.objects.bulk_create(
         [SuppressedAddress(address_hash=address_hash(one)) for one in sorted(traces.addresses)],
@@ -493,20 +570,31 @@ def _holding_any(queryset, field: str, addresses: Iterable[str]):
     return queryset.annotate(_as_text=Cast(field, TextField())).filter(wanted)
 
 
-def _erase_import_leftovers(addresses: frozenset[str], *, out: list) -> dict[str, int]:
-    row_errors = ImportRowError.objects.annotate(address=Lower(Trim("email"))).filter(
-        address__in=addresses
+def _refused_import_rows(addresses: Iterable[str]):
+    """The refused import rows holding one of the addresses: exported, then erased."""
+    return ImportRowError.objects.annotate(address=Lower(Trim("email"))).filter(
+        address__in=list(addresses)
     )
-    counts = {"import_row_errors": row_errors.delete()[0]}
+
+
+def _import_jobs_previewing(addresses: Iterable[str], *, lock: bool = False):
+    """Import jobs whose dry-run result may name one of the addresses (see _is_theirs)."""
+    jobs = ImportJob.objects.select_for_update() if lock else ImportJob.objects.all()
+    return _holding_any(jobs, "preview", addresses)
+
+
+def _is_theirs(entry: Any, addresses: frozenset[str]) -> bool:
+    """Whether a dry-run result entry is about one of the addresses."""
+    return isinstance(entry, dict) and normalise_email(str(entry.get("email", ""))) in addresses
+
+
+def _erase_import_leftovers(addresses: frozenset[str], *, out: list) -> dict[str, int]:
+    counts = {"import_row_errors": _refused_import_rows(addresses).delete()[0]}
 
     previews = 0
-    for job in _holding_any(ImportJob.objects.select_for_update(), "preview", addresses):
+    for job in _import_jobs_previewing(addresses, lock=True):
         errors = job.preview.get("errors") or []
-        kept = [
-            error
-            for error in errors
-            if normalise_email(str(error.get("email", ""))) not in addresses
-        ]
+        kept = [error for error in errors if not _is_theirs(error, addresses)]
         previews += len(errors) - len(kept)
         job.preview = {**job.preview, "errors": kept}
         job.save(update_fields=["preview"])
@@ -602,3 +690,43 @@ def _erase_preview_examples(ids: set[int]) -> int:
             preview.save(update_fields=["result"])
             dropped += removed
     return dropped
+
+
+def _erase_outbox_messages(ids: list[int]) -> int:
+    """Delete the double opt-in requests of the leads: their arguments hold the consent
+    evidence. Published ones too: the relay keeps those for a while."""
+    return (
+        OutboxMessage.objects.filter(task=CONFIRMATION_TASK)
+        .annotate(_subject=KeyTextTransform("0", "args"))
+        .filter(_subject__in=[str(pk) for pk in ids])
+        .delete()[0]
+    )
+
+
+def _erase_funnel_rows(ids: list[int]) -> dict[str, int]:
+    """Delete the funnel read model's rows of the leads, taking their counts out of the
+    funnel's facts as its refresh would (it finds erased leads by their leftover rows, so
+    rows deleted without that would stay counted for good)."""
+    try:
+        milestone = apps.get_model("funnel", "LeadMilestone")
+        rejection = apps.get_model("funnel", "FunnelRejection")
+    except LookupError:
+        return {}
+    # Imported here: the funnel is an optional reader of leads, not something privacy needs.
+    from funnel import metrics
+
+    if not milestone.objects.filter(lead_id__in=ids).exists() and not (
+        rejection.objects.filter(lead_id__in=ids).exists()
+    ):
+        return {}
+    with connection.cursor() as cursor:
+        # One writer of the read model at a time: a refresh running now finishes first.
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [metrics.LOCK_KEY])
+        lead_ids = ", ".join(str(int(pk)) for pk in ids)
+        metrics._move_facts(cursor, metrics.stored_milestones(lead_ids), -1, {})
+        cursor.execute("DELETE FROM funnel_funnelfact WHERE count = 0")
+        cursor.execute("DELETE FROM funnel_funnelmonthfact WHERE count = 0")
+    return {
+        "funnel_milestones": milestone.objects.filter(lead_id__in=ids).delete()[0],
+        "funnel_rejections": rejection.objects.filter(lead_id__in=ids).delete()[0],
+    }

@@ -18,6 +18,24 @@ MAX_AMOUNT = Decimal("999999999999")
 # Measured rates look back at most this far: older history says little about next quarter.
 MAX_RATE_WINDOW_DAYS = 366 * 5
 
+# Dates outside these bounds mean nothing here, and the far future overflows date arithmetic
+# (9999-12-31 plus a day): refused as a form error.
+EARLIEST_DATE = datetime.date(2000, 1, 1)
+LATEST_DAYS_AHEAD = 366
+
+
+def check_date_in_range(value: datetime.date | None) -> datetime.date | None:
+    """`value` if it lies between EARLIEST_DATE and about a year from today, else an error."""
+    latest = timezone.localdate() + datetime.timedelta(days=LATEST_DAYS_AHEAD)
+    if value is not None and not EARLIEST_DATE <= value <= latest:
+        raise forms.ValidationError(
+            _("Choose a date between %(earliest)s and %(latest)s."),
+            params={"earliest": EARLIEST_DATE.isoformat(), "latest": latest.isoformat()},
+            code="out_of_range",
+        )
+    return value
+
+
 RATE_LABELS = {
     "contact_lead": _("Contact → lead"),
     "lead_mql": _("Lead → MQL"),
@@ -68,8 +86,13 @@ class QuotaForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, public: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        # Anonymous visitors get the default window only: with a window of their own choice
+        # (one day, say) measured rates would disclose lead volumes.
+        self.public = public
+        if public:
+            del self.fields["rates_since"], self.fields["rates_until"]
         # An empty rate means: use the measured one.
         for key in RATE_KEYS:
             self.fields[f"rate_{key}"] = forms.DecimalField(
@@ -94,6 +117,12 @@ class QuotaForm(forms.Form):
             code="invalid_period",
         )
 
+    def clean_rates_since(self) -> datetime.date | None:
+        return check_date_in_range(self.cleaned_data.get("rates_since"))
+
+    def clean_rates_until(self) -> datetime.date | None:
+        return check_date_in_range(self.cleaned_data.get("rates_until"))
+
     def clean(self) -> dict:
         cleaned = super().clean()
         since, until = cleaned.get("rates_since"), cleaned.get("rates_until")
@@ -113,8 +142,9 @@ class QuotaForm(forms.Form):
         return months_in(self.cleaned_data["period"])
 
     def rate_window(self) -> tuple[datetime.date, datetime.date]:
-        """The window to measure rates over: the one asked for if valid, else the default."""
-        if self.is_bound and self.is_valid():
+        """The window to measure rates over: the one asked for if valid, else the default
+        (always the default on the public calculator)."""
+        if self.is_bound and self.is_valid() and not self.public:
             return self.cleaned_data["rates_since"], self.cleaned_data["rates_until"]
         return default_rate_window()
 
@@ -130,6 +160,10 @@ class TargetForm(forms.Form):
     starts_on = forms.DateField(
         label=_("Starts on"), widget=forms.DateInput(attrs={"type": "date"})
     )
+
+    def clean_starts_on(self) -> datetime.date:
+        return check_date_in_range(self.cleaned_data.get("starts_on"))
+
     activate = forms.BooleanField(
         label=_("Track it on the dashboard"), required=False, initial=True
     )

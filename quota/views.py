@@ -1,8 +1,9 @@
 """The lead quota calculator ("Bereken je leadquota"), saved targets and the public switch.
 
 The calculator reads everything from GET, so a calculation is a URL to share. Anonymous
-visitors use it only while an admin has made it public, and then see measured rates but
-nothing about the pipeline or any lead.
+visitors use it only while an admin has made it public, and then see measured rates (as
+percentages, over the default window) but no lead counts, nothing about the pipeline or any
+lead.
 """
 
 from dataclasses import dataclass
@@ -62,7 +63,7 @@ def quota(request: HttpRequest) -> HttpResponse:
     else:
         raise PermissionDenied
     asked = any(name in request.GET for name in ("revenue_target", "average_deal_size", "period"))
-    form = QuotaForm(request.GET if asked else None)
+    form = QuotaForm(request.GET if asked else None, public=public)
     return render(request, "quota/calculator.html", _calculator(request, form, public=public))
 
 

@@ -1,7 +1,7 @@
 """Forms of the sales workspace: queue filters, assignment rules, teams, away status and
 the breaches period."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
@@ -168,6 +168,24 @@ class AwayForm(forms.Form):
         return until
 
 
+# Periods before this or more than PERIOD_DAYS_AHEAD days ahead mean nothing for the SLA,
+# and the far future overflows date arithmetic (9999-12-31 plus a day): a form error.
+EARLIEST_DATE = date(2000, 1, 1)
+PERIOD_DAYS_AHEAD = 366
+
+
+def check_date_in_range(value: date | None) -> date | None:
+    """`value` if it lies between EARLIEST_DATE and a year or so from today, else an error."""
+    latest = timezone.localdate() + timedelta(days=PERIOD_DAYS_AHEAD)
+    if value is not None and not EARLIEST_DATE <= value <= latest:
+        raise forms.ValidationError(
+            _("Choose a date between %(earliest)s and %(latest)s."),
+            params={"earliest": EARLIEST_DATE.isoformat(), "latest": latest.isoformat()},
+            code="out_of_range",
+        )
+    return value
+
+
 class PeriodForm(forms.Form):
     start = forms.DateField(
         label=_("From"),
@@ -181,8 +199,16 @@ class PeriodForm(forms.Form):
     )
     rep = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
+    def clean_start(self) -> date | None:
+        return check_date_in_range(self.cleaned_data.get("start"))
+
+    def clean_end(self) -> date | None:
+        return check_date_in_range(self.cleaned_data.get("end"))
+
     def clean(self) -> dict:
         data = super().clean()
+        if "start" in self.errors or "end" in self.errors:
+            return data
         today = timezone.localdate()
         data["end"] = data.get("end") or today
         data["start"] = data.get("start") or data["end"] - timedelta(days=29)

@@ -3,8 +3,10 @@ them, and who made it.
 
 Definitions shared with the funnel dashboard and the quota calculator (issue 6): a lead is
 handed over at the later of its latest transition into MQL and its latest owner change to
-its current owner; its first contact is its first Activity at or after that moment; the SLA
-is met when that contact came within SLA_FIRST_CONTACT_BUSINESS_HOURS business hours.
+its current owner (no transition into MQL: no hand-over); its first contact is its first
+Activity at or after that moment, timed no earlier than 15 minutes before it was logged
+(LOGGING_GRACE: backdating cannot meet the SLA); the SLA is met when that contact came
+within SLA_FIRST_CONTACT_BUSINESS_HOURS business hours.
 Business hours are BUSINESS_HOURS of BUSINESS_DAYS in TIME_ZONE.
 """
 
@@ -15,8 +17,9 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Case, DateTimeField, OuterRef, Q, QuerySet, Subquery, When
+from django.db.models import Case, DateTimeField, F, OuterRef, Q, QuerySet, Subquery, When
 from django.db.models.functions import Greatest
+from django.db.models.lookups import IsNull
 from django.utils import timezone
 
 from activities.models import Activity
@@ -25,6 +28,9 @@ from scoring.models import StageTransition
 
 # The stages in which a rep works a lead: the SLA clock of an uncontacted lead runs here.
 WORKING_STAGES = [Stage.MQL, Stage.SQL, Stage.OPPORTUNITY]
+# How far before its logging an activity may be dated and still count at its own time for
+# the SLA (see with_hand_over).
+LOGGING_GRACE = timedelta(minutes=15)
 
 
 # --- Business-hours arithmetic ---------------------------------------------------------------
@@ -127,16 +133,26 @@ def with_hand_over(leads: QuerySet[Lead]) -> QuerySet[Lead]:
         default=None,
         output_field=DateTimeField(),
     )
+    # An activity counts as contact when it happened, but no earlier than when it was logged
+    # (less a grace for typing it in): a call dated back to just after the hand-over, logged
+    # days later, must not turn a breach into "met". It must still have happened at or
+    # after the hand-over (a colleague's older call logged late is no first contact).
+    contact_at = Greatest("occurred_at", F("created_at") - LOGGING_GRACE)
     first_contact = (
         Activity.objects.filter(lead=OuterRef("pk"), occurred_at__gte=OuterRef("handed_over_at"))
-        .order_by("occurred_at")
-        .values("occurred_at")[:1]
+        .annotate(contact_at=contact_at)
+        .order_by("contact_at")
+        .values("contact_at")[:1]
     )
+    latest_mql_at = Subquery(latest_mql, output_field=DateTimeField())
     return leads.annotate(
-        # Nobody owns it: it was not handed over to anyone (GREATEST skips NULLs).
         handed_over_at=Case(
+            # Nobody owns it: it was not handed over to anyone.
             When(owner__isnull=True, then=None),
-            default=Greatest(Subquery(latest_mql, output_field=DateTimeField()), latest_to_owner),
+            # Never in MQL: an owner given to a lead still in "lead" (or earlier) is no
+            # hand-over, so it cannot be an SLA breach. (GREATEST would skip the NULL.)
+            When(IsNull(latest_mql_at, True), then=None),
+            default=Greatest(latest_mql_at, latest_to_owner),
             output_field=DateTimeField(),
         )
     ).annotate(first_contact_at=Subquery(first_contact, output_field=DateTimeField()))

@@ -308,9 +308,13 @@ def breaches(request: HttpRequest) -> HttpResponse:
 
     form = PeriodForm(request.GET)
     if not form.is_valid():
+        # The invalid form is shown with its errors; the figures are the default period's.
+        shown = form
         form = PeriodForm({})
         form.is_valid()
         messages.error(request, _("The period was not valid; showing the last 30 days."))
+    else:
+        shown = form
     start, end = _period_bounds(form.cleaned_data["start"], form.cleaned_data["end"])
     summary = sla_summary(start, end)
     rep = None
@@ -330,7 +334,7 @@ def breaches(request: HttpRequest) -> HttpResponse:
         request,
         "sales/breaches.html",
         {
-            "form": form,
+            "form": shown,
             "summary": summary,
             "rep": rep,
             "drill": drill,

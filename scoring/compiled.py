@@ -427,7 +427,7 @@ WITH scored AS ({score_query}
         (lead_id, from_stage, to_stage, actor_id, reason, details, score, criteria_version_id,
          occurred_at)
     SELECT t.id, h.from_stage, h.to_stage, NULL, h.reason, '{}'::jsonb, t.total,
-           %(version_id)s, %(now)s
+           %(version_id)s, clock_timestamp()
     FROM targets t
     CROSS JOIN LATERAL (VALUES
         (1, 'contact', 'lead', %(lead_reason)s::text),

@@ -363,13 +363,15 @@ def rules_of(version: CriteriaVersion) -> engine.Rules:
 
 
 def profiling_purposes() -> list[int]:
-    """Ids of the active purposes profiling is done on consent for. While there are any, a
+    """Ids of the purposes profiling is done on consent for. While there are any, a
     lead's behaviour is scored only with a current grant of one of them (GDPR art. 6(1)(a),
     22); with none (profiling on legitimate interest, or none asked), everyone's is."""
+    # Switched-off purposes count too: switching the purpose off stops asking for consent,
+    # it does not make profiling lawful for those who never gave it or withdrew it.
     return list(
-        Purpose.objects.filter(
-            is_active=True, is_profiling=True, legal_basis=LegalBasis.CONSENT
-        ).values_list("pk", flat=True)
+        Purpose.objects.filter(is_profiling=True, legal_basis=LegalBasis.CONSENT).values_list(
+            "pk", flat=True
+        )
     )
 
 
@@ -382,6 +384,30 @@ def may_profile(lead_id: int, purposes: list[int] | None = None) -> bool:
         record.granted and record.purpose_id in purposes
         for record in consent_status(lead_id).values()
     )
+
+
+def rescore_everyone(*, reason: str = "") -> RescoreRun | None:
+    """Score every lead again with the active version, in the background (a RescoreRun with
+    its progress), e.g. when what scoring may read changes. None before anything is
+    published."""
+    version = active_version()
+    if version is None:
+        return None
+    with transaction.atomic():
+        run = RescoreRun.objects.create(version=version, total=Lead.objects.active().count())
+        request_task(RESCORE_ALL_TASK, run.pk, dedupe_key=f"rescore-all:{run.pk}")
+    return run
+
+
+def rescore_after_purpose_change(*, purpose_id: int, changes: Mapping, **_signal) -> None:
+    """Whether profiling rests on consent decides what every lead's score may read: when a
+    purpose's profiling flag, legal basis or activity changes, score everyone again
+    (consent.signals.purpose_changed)."""
+    touched = {"is_profiling", "legal_basis", "is_active"} & set(changes)
+    profiling = changes.get("is_profiling", [None, None])
+    is_or_was = any(profiling) or Purpose.objects.filter(pk=purpose_id, is_profiling=True).exists()
+    if touched and is_or_was:
+        rescore_everyone()
 
 
 def rescore_after_consent(*, subject_ids, purpose_keys, **_signal) -> None:

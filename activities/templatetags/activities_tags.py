@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from activities.forms import LOG_LABELS, STAGE_ACTIONS, StageAction
 from activities.models import Activity, ActivityKind, Task
+from activities.services import may_move
 from leads.models import Lead
 from scoring.models import CriteriaVersion
 from scoring.services import TransitionForbidden, check_actor, stage_owners
@@ -19,9 +20,12 @@ ACTIVITY_LIMIT = 20
 WORK_PERMISSION = "leads.work_sales_queue"
 
 
-def available_actions(stage: str, user, owners: dict | None = None) -> list[StageAction]:
+def available_actions(
+    stage: str, user, owners: dict | None = None, *, lead: Lead | None = None
+) -> list[StageAction]:
     """The stage moves this user may make on a lead in `stage`: by the sales permission and
-    the stage policy of the criteria version in force (`owners`, when already read)."""
+    the stage policy of the criteria version in force (`owners`, when already read), and,
+    given the `lead`, by who owns it (activities.services.may_move)."""
     if user is None or not user.has_perm(WORK_PERMISSION):
         return []
     candidates = [action for action in STAGE_ACTIONS.values() if action.from_stage == stage]
@@ -34,6 +38,10 @@ def available_actions(stage: str, user, owners: dict | None = None) -> list[Stag
         try:
             check_actor(user, action.from_stage, action.to_stage, owners)
         except TransitionForbidden:
+            continue
+        if lead is not None and not may_move(
+            lead, user, from_stage=action.from_stage, to_stage=action.to_stage
+        ):
             continue
         allowed.append(action)
     return allowed
@@ -71,7 +79,7 @@ def panel_context(
         "panel_url": reverse("activities:panel", args=[lead.pk]),
         "stage_actions": [
             (action, reverse("activities:move", args=[lead.pk, action.name]))
-            for action in available_actions(lead.stage, user)
+            for action in available_actions(lead.stage, user, lead=lead)
         ],
         "note": note,
         "error": error,

@@ -27,7 +27,7 @@ def _accept_data(**overrides) -> dict:
 
 
 def test_the_lead_page_shows_the_work_panel_with_the_actions_for_its_stage(client, sales_rep):
-    lead = LeadFactory(stage=Stage.MQL)
+    lead = LeadFactory(stage=Stage.MQL, owner=sales_rep)
     client.force_login(sales_rep)
 
     page = client.get(reverse("leads:detail", args=[lead.pk])).content.decode()
@@ -223,7 +223,7 @@ def test_accepting_without_a_bant_answer_is_a_field_error_and_changes_nothing(cl
 
 
 def test_rejecting_needs_a_reason_code_and_records_it(client, sales_rep):
-    lead = LeadFactory(stage=Stage.MQL)
+    lead = LeadFactory(stage=Stage.MQL, owner=sales_rep)
     client.force_login(sales_rep)
     url = reverse("activities:move", args=[lead.pk, "reject"])
 
@@ -246,7 +246,7 @@ def test_rejecting_needs_a_reason_code_and_records_it(client, sales_rep):
 
 
 def test_making_an_offer_records_amount_and_close_date(client, sales_rep, admin_user):
-    lead = lead_in(Stage.SQL, actor=admin_user)
+    lead = lead_in(Stage.SQL, actor=admin_user, owner=sales_rep)
     client.force_login(sales_rep)
     close = timezone.localdate() + timedelta(days=20)
 
@@ -276,7 +276,7 @@ def test_making_an_offer_records_amount_and_close_date(client, sales_rep, admin_
 def test_an_incomplete_offer_is_a_field_error_and_changes_nothing(
     client, sales_rep, admin_user, data, field
 ):
-    lead = lead_in(Stage.SQL, actor=admin_user)
+    lead = lead_in(Stage.SQL, actor=admin_user, owner=sales_rep)
     before = StageTransition.objects.count()
     client.force_login(sales_rep)
 
@@ -291,7 +291,7 @@ def test_an_incomplete_offer_is_a_field_error_and_changes_nothing(
 
 
 def test_won_needs_a_reason(client, sales_rep, admin_user):
-    lead = lead_in(Stage.OPPORTUNITY, actor=admin_user)
+    lead = lead_in(Stage.OPPORTUNITY, actor=admin_user, owner=sales_rep)
     client.force_login(sales_rep)
     url = reverse("activities:move", args=[lead.pk, "won"])
 
@@ -304,7 +304,7 @@ def test_won_needs_a_reason(client, sales_rep, admin_user):
 
 
 def test_lost_records_the_loss_reason(client, sales_rep, admin_user):
-    lead = lead_in(Stage.OPPORTUNITY, actor=admin_user)
+    lead = lead_in(Stage.OPPORTUNITY, actor=admin_user, owner=sales_rep)
     client.force_login(sales_rep)
 
     response = client.post(
@@ -337,7 +337,7 @@ def test_two_reps_accepting_the_same_mql_one_wins_the_other_is_told(client, sale
 def test_a_conflict_without_javascript_is_a_409_page_with_the_message(
     client, sales_rep, admin_user
 ):
-    lead = lead_in(Stage.SQL, actor=admin_user)
+    lead = lead_in(Stage.SQL, actor=admin_user, owner=sales_rep)
     client.force_login(sales_rep)
 
     response = client.post(reverse("activities:move", args=[lead.pk, "accept"]), _accept_data())
@@ -420,8 +420,8 @@ def test_anonymous_visitors_are_sent_to_log_in(client):
 
 
 def test_next_may_point_back_to_the_board_but_not_elsewhere(client, sales_rep, admin_user):
-    lead = lead_in(Stage.OPPORTUNITY, actor=admin_user)
-    other = lead_in(Stage.OPPORTUNITY, actor=admin_user)
+    lead = lead_in(Stage.OPPORTUNITY, actor=admin_user, owner=sales_rep)
+    other = lead_in(Stage.OPPORTUNITY, actor=admin_user, owner=sales_rep)
     client.force_login(sales_rep)
     board = reverse("funnel:pipeline") + "?owner=all"
     data = {"expected_stage": "opportunity", "reason": "Ja"}
@@ -442,6 +442,7 @@ def test_a_call_logged_in_the_minute_of_the_claim_stops_the_sla_clock(client, sa
     from sales.sla import sla_status
 
     lead = LeadFactory(stage=Stage.MQL)
+    StageTransition.objects.create(lead=lead, from_stage="lead", to_stage="mql", score=0)
     claim_lead(lead_id=lead.pk, user=sales_rep)
     client.force_login(sales_rep)
     this_minute = timezone.localtime().strftime("%Y-%m-%dT%H:%M")
@@ -454,3 +455,142 @@ def test_a_call_logged_in_the_minute_of_the_claim_stops_the_sla_clock(client, sa
     assert Activity.objects.filter(lead=lead).exists()
     (status,) = sla_status([lead]).values()
     assert status.first_contact_at is not None
+
+
+# --- Whose lead (review findings, issue 6) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stage", "action", "data"),
+    [
+        (Stage.MQL, "accept", _accept_data()),
+        (Stage.MQL, "reject", {"expected_stage": "mql", "reason": "x", "rejection": "no_budget"}),
+        (Stage.SQL, "offer", {"expected_stage": "sql", "amount": "10", "expected_close_date": ""}),
+        (Stage.OPPORTUNITY, "won", {"expected_stage": "opportunity", "reason": "Ja"}),
+        (Stage.OPPORTUNITY, "lost", {"expected_stage": "opportunity", "reason": "Nee"}),
+    ],
+)
+def test_a_rep_cannot_move_another_reps_lead(
+    client, sales_rep, other_rep, admin_user, stage, action, data
+):
+    lead = (
+        LeadFactory(stage=stage, owner=other_rep)
+        if stage == Stage.MQL
+        else lead_in(stage, actor=admin_user, owner=other_rep)
+    )
+    before = StageTransition.objects.count()
+    client.force_login(sales_rep)
+    url = reverse("activities:move", args=[lead.pk, action])
+
+    opened = client.get(url)
+    posted = client.post(url, data)
+    htmx = client.post(url, data, **HTMX)
+
+    assert (opened.status_code, posted.status_code) == (403, 403)
+    assert "owns this lead" in posted.content.decode()
+    assert htmx.status_code == 200 and "owns this lead" in htmx.content.decode()
+    lead.refresh_from_db()
+    assert (lead.stage, lead.owner) == (stage, other_rep)
+    assert StageTransition.objects.count() == before
+
+
+def test_accepting_an_unowned_mql_makes_the_rep_its_owner(client, sales_rep):
+    from leads.models import OwnerChange
+
+    lead = LeadFactory(stage=Stage.MQL, owner=None)
+    client.force_login(sales_rep)
+
+    response = client.post(reverse("activities:move", args=[lead.pk, "accept"]), _accept_data())
+
+    assert response.status_code == 303
+    lead.refresh_from_db()
+    assert (lead.stage, lead.owner) == (Stage.SQL, sales_rep)
+    change = OwnerChange.objects.get(lead=lead)
+    assert (change.from_owner, change.to_owner, change.actor) == (None, sales_rep, sales_rep)
+
+
+def test_a_refused_accept_of_an_unowned_mql_leaves_it_unowned(client, sales_rep):
+    from leads.models import OwnerChange
+
+    lead = LeadFactory(stage=Stage.MQL, owner=None)
+    client.force_login(sales_rep)
+
+    response = client.post(
+        reverse("activities:move", args=[lead.pk, "accept"]), _accept_data(authority="")
+    )
+
+    assert response.status_code == 400
+    lead.refresh_from_db()
+    assert (lead.stage, lead.owner) == (Stage.MQL, None)
+    assert not OwnerChange.objects.filter(lead=lead).exists()
+
+
+def test_a_rep_cannot_reject_an_unowned_mql(client, sales_rep):
+    lead = LeadFactory(stage=Stage.MQL, owner=None)
+    client.force_login(sales_rep)
+
+    page = client.get(reverse("leads:detail", args=[lead.pk])).content.decode()
+    response = client.post(
+        reverse("activities:move", args=[lead.pk, "reject"]),
+        {"expected_stage": "mql", "reason": "x", "rejection": "no_budget"},
+    )
+
+    assert reverse("activities:move", args=[lead.pk, "accept"]) in page
+    assert reverse("activities:move", args=[lead.pk, "reject"]) not in page
+    assert response.status_code == 403
+    assert Lead.objects.get(pk=lead.pk).stage == Stage.MQL
+
+
+@pytest.mark.parametrize("persona", ["sales_manager", "admin_user"])
+def test_managers_may_move_any_reps_lead(client, request, sales_rep, admin_user, persona):
+    lead = lead_in(Stage.OPPORTUNITY, actor=admin_user, owner=sales_rep)
+    client.force_login(request.getfixturevalue(persona))
+
+    response = client.post(
+        reverse("activities:move", args=[lead.pk, "won"]),
+        {"expected_stage": "opportunity", "reason": "Ja"},
+    )
+
+    assert response.status_code == 303
+    lead.refresh_from_db()
+    assert (lead.stage, lead.owner) == (Stage.WON, sales_rep)
+
+
+def test_colleagues_may_log_and_plan_on_a_lead_but_see_no_move_buttons(
+    client, sales_rep, other_rep
+):
+    lead = LeadFactory(stage=Stage.MQL, owner=other_rep)
+    client.force_login(sales_rep)
+
+    logged = client.post(
+        reverse("activities:log", args=[lead.pk, "call"]),
+        {"outcome": "reached", "occurred_at": _now_input()},
+    )
+    planned = client.post(
+        reverse("activities:add-task", args=[lead.pk]),
+        {"title": "Terugbellen", "due_at": _now_input(), "assignee": other_rep.pk},
+    )
+    page = client.get(reverse("leads:detail", args=[lead.pk])).content.decode()
+
+    assert (logged.status_code, planned.status_code) == (303, 303)
+    assert Activity.objects.filter(lead=lead, actor=sales_rep).exists()
+    assert Task.objects.filter(lead=lead, created_by=sales_rep).exists()
+    assert reverse("activities:log", args=[lead.pk, "call"]) in page
+    assert reverse("activities:move", args=[lead.pk, "accept"]) not in page
+    assert reverse("activities:move", args=[lead.pk, "reject"]) not in page
+
+
+def test_the_board_offers_moves_only_on_the_reps_own_cards(
+    client, sales_rep, other_rep, admin_user
+):
+    mine = lead_in(Stage.SQL, actor=admin_user, owner=sales_rep)
+    theirs = lead_in(Stage.SQL, actor=admin_user, owner=other_rep)
+    from funnel.metrics import rebuild_read_model
+
+    rebuild_read_model()
+    client.force_login(sales_rep)
+
+    page = client.get(reverse("funnel:pipeline"), {"owner": "all"}).content.decode()
+
+    assert reverse("activities:move", args=[mine.pk, "offer"]) in page
+    assert reverse("activities:move", args=[theirs.pk, "offer"]) not in page

@@ -18,6 +18,7 @@ PRODUCTION_ENVIRONMENT = {
     "ALLOWED_HOSTS": "leads.example.com",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/leadladder",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "SUPPRESSION_SALT": "a-salt-of-its-own-kept-forever-9f8e7d6c5b4a",
 }
 
 # The settings read BASE_DIR/.env, which on a developer's machine (or for `docker compose`)
@@ -80,3 +81,11 @@ def test_deploy_check_fails_when_debug_is_left_on():
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert "security.W018" in output, output
+
+
+def test_deploy_check_warns_when_erased_people_hang_on_the_secret_key():
+    environment = {k: v for k, v in PRODUCTION_ENVIRONMENT.items() if k != "SUPPRESSION_SALT"}
+
+    result = run_deploy_check(environment)
+
+    assert "leadladder.W001" in result.stdout + result.stderr

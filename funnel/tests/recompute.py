@@ -12,7 +12,8 @@ FUNNEL = ["contact", "lead", "mql", "sql", "opportunity", "won"]
 
 
 def _entered_sql(filters: Filters) -> tuple[str, dict]:
-    conditions, params = ["TRUE"], {}
+    # Merged-away duplicates are not counted anywhere (dashboard, quota calculator).
+    conditions, params = ["l.merged_into_id IS NULL"], {}
     if filters.source:
         conditions.append("l.source = %(source)s")
         params["source"] = filters.source

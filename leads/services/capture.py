@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from config.db import prepared_cursor
+from consent.confirmation import double_opt_in_keys
 from consent.models import ConsentMethod
 from consent.services import ConsentGiven, UnknownPurpose, purpose_rules, record_consents
 from leads.models import Event, EventType, Lead, Source
@@ -318,7 +319,8 @@ def _capture_orm_steps(cleaned, context, consents, properties, occurred_at) -> C
         occurred_at=occurred_at,
         properties=properties,
     )
-    if any(choice.granted for choice in consents):
+    granted = {choice.purpose_key for choice in consents if choice.granted}
+    if granted - double_opt_in_keys(granted):
         SuppressedAddress.objects.filter(address_hash=address_hash(cleaned["email"])).delete()
     if consents:
         record_consents(
@@ -361,8 +363,9 @@ _ON_CONFLICT_SET = ", ".join(
 # Purpose.with_grantable and PurposeRules). While it holds anything, nothing is written and
 # the last column reports it; see CaptureFacts.learned.
 #
-# `lifted` takes the addresses of rows granting a consent off the suppression list: a new,
-# explicit consent is the one way back in for a person erased on request. A grant of a
+# `lifted` takes the addresses of rows granting a consent recorded at once off the
+# suppression list: a new, explicit consent is the one way back in for a person erased on
+# request (a grant waiting for double opt-in lifts it when confirmed). A grant of a
 # purpose that needs double opt-in is not recorded: `confirmations` asks for a task that
 # mails the person a confirmation link (leads.tasks.request_confirmation_task).
 #
@@ -445,8 +448,11 @@ outbox AS (
     ON CONFLICT DO NOTHING
 ),
 lifted AS (
-    DELETE FROM privacy_suppressedaddress WHERE NOT EXISTS (SELECT FROM blocked)
-    AND address_hash IN (SELECT jsonb_array_elements_text(%(lift)s::jsonb))
+    DELETE FROM privacy_suppressedaddress s
+    USING jsonb_to_recordset(%(lift)s::jsonb) AS x(n integer, h text)
+    WHERE s.address_hash = x.h AND NOT EXISTS (SELECT FROM blocked)
+    AND EXISTS (SELECT FROM choices c JOIN consent_purpose p ON p.key = c.purpose_key
+        WHERE c.n = x.n AND c.granted AND NOT p.requires_double_opt_in)
 )
 SELECT touches.n, touches.event_id, upsert.*, (SELECT jsonb_agg(b) FROM blocked b)
 FROM touches LEFT JOIN upsert ON upsert.email = touches.email
@@ -488,25 +494,24 @@ def _capture_in_one_statement(
         for index, _cleaned, row, _properties in prepared
         for c in row.consents
     ]
-    # Rows giving a consent lift a suppression; the others are checked against it.
-    hashes = {
-        granting: sorted(
-            {
-                address_hash(cleaned["email"])
-                for _i, cleaned, row, _p in prepared
-                if _grants(row) == granting
-            }
-        )
-        for granting in (True, False)
-    }
+    # Rows giving a consent are not checked against the suppression list; a consent
+    # recorded at once lifts it (one waiting for double opt-in does when it is confirmed).
+    checked = sorted(
+        {address_hash(cleaned["email"]) for _i, cleaned, row, _p in prepared if not _grants(row)}
+    )
+    lift = [
+        {"n": index, "h": address_hash(cleaned["email"])}
+        for index, cleaned, row, _p in prepared
+        if _grants(row)
+    ]
     params = {
         "now": now,
         "occurred": occurred_at,
         "leads": json.dumps(leads, default=str),
         "touches": json.dumps(touches, default=str),
         "choices": json.dumps(choices),
-        "suppressed": json.dumps(hashes[False]),
-        "lift": json.dumps(hashes[True]),
+        "suppressed": json.dumps(checked),
+        "lift": json.dumps(lift),
         "event_type": str(context.event_type),
         "url": context.url[:2000],
         "method": str(context.consent_method),

@@ -26,9 +26,10 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # quoting it would spoil every exported phone number.
 PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:[.,]\d+)?")
 
-# A campaign file adds where each person withdraws their consent or changes it: every
-# message sent from it must carry these links.
-CAMPAIGN_COLUMNS = [*CSV_COLUMNS, "withdraw_url", "preferences_url"]
+# A campaign file adds where each person withdraws their consent: every message sent from
+# it must carry that link. Not the preference link: it can also grant, and a file passes
+# through many hands; the person gets it in the mails Leadladder sends itself.
+CAMPAIGN_COLUMNS = [*CSV_COLUMNS, "withdraw_url"]
 
 CHUNK_SIZE = 2000
 # Excel reads a CSV file as UTF-8 (Müller, Chloé) only when it starts with a byte order mark;
@@ -81,13 +82,12 @@ def export_leads_csv(*, leads: QuerySet[Lead]) -> Iterator[str]:
 
 def export_campaign_csv(*, leads: QuerySet[Lead]) -> Iterator[str]:
     """As export_leads_csv, for a campaign: only leads with marketing consent now, each with
-    its signed withdrawal and preference links."""
-    from consent.links import preferences_url, withdrawal_url
+    its signed one-click withdrawal link."""
+    from consent.links import withdrawal_url
     from leads.filters import has_marketing_consent
 
     writer = csv.writer(_Echo())
     yield BYTE_ORDER_MARK + writer.writerow(CAMPAIGN_COLUMNS)
     consented = leads.filter(has_marketing_consent()).select_related("owner")
     for lead in consented.iterator(chunk_size=CHUNK_SIZE):
-        links = [withdrawal_url(lead.pk), preferences_url(lead.pk)]
-        yield writer.writerow([*lead_row(lead), *links])
+        yield writer.writerow([*lead_row(lead), withdrawal_url(lead.pk)])

@@ -108,3 +108,25 @@ def _run_confirmation_requests() -> None:
     for message in OutboxMessage.objects.filter(task=CONFIRMATION_TASK):
         request_confirmation_task(*message.args)
         request_confirmation_task(*message.args)  # twice: the second asks nothing again
+
+
+def test_a_grant_waiting_for_double_opt_in_lifts_the_suppression_only_once_confirmed(
+    implementation,  # noqa: F811
+    erased,
+):
+    """Anyone can type an erased address into a form and tick a box: only the person's own
+    confirmation is the new consent that lifts the suppression."""
+    from consent.confirmation import confirm
+    from consent.links import confirmation_token
+    from consent.models import ConsentConfirmation
+
+    Purpose.objects.filter(key="marketing_email").update(requires_double_opt_in=True)
+
+    capture_lead(
+        data={"email": erased}, context=API, consents=[ConsentGiven("marketing_email", True)]
+    )
+    _run_confirmation_requests()
+
+    assert SuppressedAddress.objects.filter(address_hash=address_hash(erased)).exists()
+    confirm(confirmation_token(ConsentConfirmation.objects.get().pk))
+    assert not SuppressedAddress.objects.filter(address_hash=address_hash(erased)).exists()

@@ -7,7 +7,11 @@ import subprocess
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
+from activities.models import Activity, Task
+from leads.services.capture import CONFIRMATION_TASK
+from outbox.services import request_task
 from privacy import services
 from privacy.tests.conftest import (
     EMAIL,
@@ -52,6 +56,23 @@ def _dump() -> str:
 
 @pytest.mark.django_db(transaction=True)
 def test_after_erasure_a_database_dump_holds_no_trace_of_the_person(person, admin_user):
+    # Sales notes name the person; a capture's double opt-in request carries its evidence.
+    Activity.objects.create(
+        lead=person.lead, kind="call", outcome="reached", notes=f"{LAST_NAME} belt terug"
+    )
+    Task.objects.create(lead=person.old, title=f"Bel {LAST_NAME}", due_at=timezone.now())
+    request_task(
+        CONFIRMATION_TASK,
+        person.lead.pk,
+        "privacytest_marketing",
+        None,
+        "web_form",
+        "https://voorbeeld.nl/demo",
+        "203.0.113.7",
+        "Firefox/privacytest",
+        "form:demo",
+        None,
+    )
     before = _dump()
     # The dump sees the person (so the check below can fail)...
     assert all(trace.lower() in before for trace in TRACES)

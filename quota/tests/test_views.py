@@ -384,3 +384,69 @@ def test_tracking_is_not_shown_to_users_who_do_not_plan(sales_rep):
     QuotaTargetFactory(is_active=True)
 
     assert _render_tracking(sales_rep).strip() == ""
+
+
+# --- Review findings (issue 6) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        {"rates_since": "9999-01-01", "rates_until": "9999-12-31"},
+        {"rates_until": "9999-12-31"},
+        {"rates_since": "1999-12-31"},
+    ],
+)
+def test_a_rate_window_out_of_range_is_a_form_error_not_a_500(client, marketer, window):
+    client.force_login(marketer)
+
+    response = client.get(URL, {**EXAMPLE, **window})
+
+    assert response.status_code == 200
+    assert response.context["form"].errors
+    assert "Choose a date between" in response.content.decode()
+
+
+def test_a_far_future_window_on_the_public_page_is_ignored_not_a_500(client):
+    CalculatorSettings.objects.update_or_create(pk=1, defaults={"public": True})
+
+    response = client.get(
+        URL, {**EXAMPLE, "rates_since": "9999-01-01", "rates_until": "9999-12-31"}
+    )
+
+    assert response.status_code == 200
+    assert response.context["quota"] is not None
+
+
+def test_the_public_page_shows_percentages_only_over_the_default_window(client, marketer):
+    from quota.forms import default_rate_window
+
+    CalculatorSettings.objects.update_or_create(pk=1, defaults={"public": True})
+    day = timezone.localdate() - datetime.timedelta(days=3)
+    noon = timezone.make_aware(datetime.datetime.combine(day, datetime.time(12)))
+    for _ in range(7):
+        lead_at(created_at=noon)
+    one_day = {**EXAMPLE, "rate_contact_lead": "", "rates_since": day, "rates_until": day}
+
+    public = client.get(URL, one_day)
+    client.force_login(marketer)
+    inside = client.get(URL, one_day)
+
+    assert public.status_code == 200
+    body = public.content.decode()
+    assert "of 7)" not in body and "measured: 0.00 %" in body
+    assert 'name="rates_since"' not in body
+    assert (public.context["rates_since"], public.context["rates_until"]) == (default_rate_window())
+    assert "(0 of 7)" in inside.content.decode()
+    assert inside.context["rates_since"] == day
+
+
+def test_a_target_starting_in_the_far_future_is_a_form_error(client, marketer):
+    client.force_login(marketer)
+
+    response = client.post(
+        reverse("quota:target-create"), {**EXAMPLE, "name": "Ver weg", "starts_on": "9999-12-01"}
+    )
+
+    assert response.status_code in (200, 400)
+    assert not QuotaTarget.objects.exists()

@@ -2,6 +2,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -95,9 +96,12 @@ def test_status_of_a_contact_in_time_late_and_none_yet():
 
 
 def contact(lead, when):
-    return Activity.objects.create(
+    # Logged when it happened: the SLA times a contact no earlier than its logging.
+    activity = Activity.objects.create(
         lead=lead, kind=ActivityKind.CALL, outcome=Outcome.REACHED, occurred_at=when
     )
+    Activity.objects.filter(pk=activity.pk).update(created_at=when)
+    return activity
 
 
 def test_hand_over_is_the_later_of_becoming_mql_and_getting_the_current_owner(
@@ -146,3 +150,54 @@ def test_summary_counts_each_reps_hand_overs_of_the_period(db, sales_rep, other_
     assert (rob.rep_id, rob.handed_over, rob.open_in_time, rob.breaches) == (other_rep.pk, 1, 1, 0)
     only_rob = sla_summary(at(2025, 3, 1), at(2025, 3, 8), owner=other_rep, now=at(2025, 3, 10))
     assert [rep.rep_id for rep in only_rob] == [other_rep.pk]
+
+
+# --- Review findings (issue 6) ---------------------------------------------------------------
+
+
+def test_an_owner_given_to_a_lead_that_never_became_mql_is_no_hand_over(db, sales_rep):
+    """A manager assigning a lead still in "lead" starts no SLA clock, so no breach."""
+    lead = LeadFactory(stage="lead")
+    handed = timezone.now() - timedelta(days=10)
+    given_to(lead, sales_rep, handed)
+
+    assert sla_status([lead])[lead.pk].handed_over_at is None
+    assert sla_status([lead])[lead.pk].overdue is False
+    summary = sla_summary(handed - timedelta(days=1), timezone.now())
+    assert sum(rep.handed_over for rep in summary) == 0
+
+
+def test_backdating_a_call_does_not_turn_a_breach_into_met(db, sales_rep):
+    """Handed over ten days ago and never contacted; a call logged now, dated an hour after
+    the hand-over, counts from its logging (less the grace): contacted late."""
+    from activities.services import log_activity
+
+    handed = timezone.now() - timedelta(days=10)
+    lead = handed_over(sales_rep, handed)
+    assert sla_status([lead])[lead.pk].overdue
+
+    log_activity(
+        lead_id=lead.pk,
+        kind="call",
+        outcome="reached",
+        actor=sales_rep,
+        occurred_at=handed + timedelta(hours=1),
+    )
+
+    status = sla_status([lead])[lead.pk]
+    assert status.met is False
+    assert status.first_contact_at > timezone.now() - timedelta(minutes=16)
+
+
+def test_a_call_dated_within_the_grace_counts_at_its_own_time(db, sales_rep):
+    from activities.services import log_activity
+
+    handed = timezone.now() - timedelta(hours=1)
+    lead = handed_over(sales_rep, handed)
+    called = timezone.now() - timedelta(minutes=10)
+
+    log_activity(
+        lead_id=lead.pk, kind="call", outcome="reached", actor=sales_rep, occurred_at=called
+    )
+
+    assert sla_status([lead])[lead.pk].first_contact_at == called

@@ -23,9 +23,12 @@ BREACHES = reverse("sales:breaches")
 
 
 def contact(lead, when):
-    Activity.objects.create(
+    # Logged when it happened: the SLA times a contact no earlier than its logging.
+    activity = Activity.objects.create(
         lead=lead, kind=ActivityKind.CALL, outcome=Outcome.REACHED, occurred_at=when
     )
+    Activity.objects.filter(pk=activity.pk).update(created_at=when)
+    return activity
 
 
 def test_my_leads_shows_next_task_and_sla_with_overdue_first(client, sales_rep, other_rep):
@@ -133,3 +136,23 @@ def test_each_rep_gets_one_reminder_a_day_listing_their_overdue_leads(
     assert OverdueReminder.objects.get().lead_count == 2
     tomorrow = timezone.localdate() + timedelta(days=1)
     assert send_overdue_reminders(today=tomorrow) == 1
+
+
+@pytest.mark.parametrize(
+    "period",
+    [
+        {"start": "9999-12-01", "end": "9999-12-31"},
+        {"end": "9999-12-31"},
+        {"start": "1999-12-31"},
+    ],
+)
+def test_breaches_with_a_date_out_of_range_is_a_form_error_not_a_500(client, sales_manager, period):
+    client.force_login(sales_manager)
+
+    response = client.get(BREACHES, period)
+
+    assert response.status_code == 200
+    assert response.context["form"].errors
+    assert "Choose a date between" in response.content.decode()
+    # The default period's figures are shown.
+    assert response.context["end"] == timezone.localdate()

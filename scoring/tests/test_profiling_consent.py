@@ -206,3 +206,44 @@ def test_a_choice_about_profiling_asks_for_a_rescore_and_other_choices_do_not():
 
     asked = OutboxMessage.objects.filter(task=services.RESCORE_TASK)
     assert [message.args for message in asked] == [[profiled.pk]]
+
+
+def test_switching_the_profiling_purpose_off_does_not_profile_those_without_consent(quote_rule):
+    lead = LeadFactory()
+    EventFactory(lead=lead, type=EventType.QUOTE_REQUEST, url="")
+    choose(lead.pk, True)
+    choose(lead.pk, False)
+    Purpose.objects.filter(key="profiling").update(is_active=False)
+
+    assert scored(lead).engagement_score == 0
+
+
+def test_changing_whether_profiling_needs_consent_scores_everyone_again(quote_rule, admin_user):
+    from consent.admin_services import update_purpose
+    from outbox.models import OutboxMessage
+    from scoring.models import RescoreRun
+
+    profiling = Purpose.objects.get(key="profiling")
+    notice = profiling.current_notice()
+    fields = {
+        "name_en": profiling.name_en,
+        "name_nl": profiling.name_nl,
+        "is_marketing": False,
+        "is_profiling": True,
+        "requires_double_opt_in": False,
+        "is_active": True,
+        "text_en": notice.text_en,
+        "text_nl": notice.text_nl,
+    }
+
+    update_purpose(actor=admin_user, purpose_id=profiling.pk, legal_basis="consent", **fields)
+    assert not RescoreRun.objects.exists(), "nothing changed, nothing to do"
+    update_purpose(
+        actor=admin_user,
+        purpose_id=profiling.pk,
+        legal_basis=LegalBasis.LEGITIMATE_INTEREST,
+        **fields,
+    )
+
+    (run,) = RescoreRun.objects.all()
+    assert OutboxMessage.objects.filter(task=services.RESCORE_ALL_TASK, args=[run.pk]).exists()
