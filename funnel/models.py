@@ -55,12 +55,11 @@ class FactKind(models.IntegerChoices):
     CURRENT = 5, "current"  # leads standing in `stage` since `day`
 
 
-class FunnelFact(models.Model):
-    """A count of leads per day, stage, source, campaign and owner (0: none), by kind.
-    Always equal to what funnel.metrics.contributions() gives over all LeadMilestone rows."""
+class Facts(models.Model):
+    """What a count of leads is keyed by besides its time: kind, stage, source, campaign and
+    owner (0: none), and for the distributions (LEFT, COHORT) the whole days."""
 
     kind = models.PositiveSmallIntegerField(choices=FactKind)
-    day = models.DateField()
     stage = models.CharField(max_length=16)
     source = models.CharField(max_length=16, blank=True)
     campaign = models.CharField(max_length=200, blank=True)
@@ -68,6 +67,16 @@ class FunnelFact(models.Model):
     # Whole days, for the kinds that are distributions (LEFT, COHORT); 0 otherwise.
     days = models.IntegerField(default=0)
     count = models.IntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class FunnelFact(Facts):
+    """A count of leads per day. Always equal to what funnel.metrics.contributions() gives
+    over all LeadMilestone rows."""
+
+    day = models.DateField()
 
     class Meta:
         verbose_name = _("funnel fact")
@@ -84,19 +93,12 @@ class FunnelFact(models.Model):
         return f"{self.get_kind_display()} {self.day} {self.stage}: {self.count}"
 
 
-class FunnelMonthFact(models.Model):
+class FunnelMonthFact(Facts):
     """FunnelFact summed per calendar month (`month` is its first day): a year of
     distributions in a few thousand rows. The dashboard reads whole months here and only the
     partial months at a period's ends in FunnelFact."""
 
-    kind = models.PositiveSmallIntegerField(choices=FactKind)
     month = models.DateField()
-    stage = models.CharField(max_length=16)
-    source = models.CharField(max_length=16, blank=True)
-    campaign = models.CharField(max_length=200, blank=True)
-    owner_id = models.BigIntegerField(default=0)
-    days = models.IntegerField(default=0)
-    count = models.IntegerField(default=0)
 
     class Meta:
         verbose_name = _("funnel month fact")
