@@ -235,3 +235,19 @@ def test_maud_marks_a_rep_away(client, sales_manager, sales_rep):
 def test_people_outside_sales_cannot_set_away(client, request, persona):
     client.force_login(request.getfixturevalue(persona))
     assert client.post(reverse("sales:away"), {"away": "1"}).status_code == 403
+
+
+def test_the_demo_gives_the_reps_a_team_and_a_rule_switched_off(db):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from sales.models import AssignmentRule, SalesTeam
+
+    for _twice in range(2):
+        call_command("seed_demo", leads=20, stdout=StringIO())
+
+    team = SalesTeam.objects.get(name="Sales Benelux")
+    assert set(team.members.values_list("username", flat=True)) == {"sales", "sales2"}
+    (rule,) = AssignmentRule.objects.all()
+    assert rule.team == team and not rule.active and rule.is_fallback
