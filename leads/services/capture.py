@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -523,14 +524,43 @@ def _capture_in_one_statement(
         "task": RESCORE_TASK,
         "confirm_task": CONFIRMATION_TASK,
     }
-    with prepared_cursor() as cursor:
-        cursor.execute(CAPTURE_SQL, params)
-        rows = cursor.fetchall()
-        read_lead = _lead_reader(cursor)
-    blocked = _json(rows[0][-1]) if rows else None
-    if blocked:
-        return {}, blocked
-    return _results(rows, read_lead, return_leads), None
+    try:
+        # A row without consent may meet an erasure of its address committing meanwhile: the
+        # statement read the suppression list before, waited on the erased lead's row and
+        # then inserted the person anew. Then a second look (a fresh snapshot) sees the
+        # list, and the whole capture is undone and reported as `blocked`. Rows granting a
+        # consent come back of their own will, so they need no second look: nor does the
+        # common capture, which stays one statement.
+        with transaction.atomic() if checked else nullcontext():
+            with prepared_cursor() as cursor:
+                cursor.execute(CAPTURE_SQL, params)
+                rows = cursor.fetchall()
+                read_lead = _lead_reader(cursor)
+            blocked = _json(rows[0][-1]) if rows else None
+            if blocked:
+                return {}, blocked
+            results = _results(rows, read_lead, return_leads)
+            if checked and any(result.created for result in results.values()):
+                _raise_if_erased_meanwhile(checked)
+    except _ErasedMeanwhile as erased:
+        return {}, [{"kind": "suppressed", "key": key} for key in erased.hashes]
+    return results, None
+
+
+class _ErasedMeanwhile(Exception):
+    def __init__(self, hashes: list[str]):
+        self.hashes = hashes
+        super().__init__(hashes)
+
+
+def _raise_if_erased_meanwhile(hashes: list[str]) -> None:
+    found = list(
+        SuppressedAddress.objects.filter(address_hash__in=hashes).values_list(
+            "address_hash", flat=True
+        )
+    )
+    if found:
+        raise _ErasedMeanwhile(found)
 
 
 def _json(value):
