@@ -132,13 +132,25 @@ def active_consent_counts() -> dict[int, int]:
     """
     # Only our own table name is formatted in; nothing comes from input.
     table = connection.ops.quote_name(ConsentRecord._meta.db_table)
-    sql = f"""
-        SELECT latest.purpose_id, COUNT(*)
-        FROM (
+    if connection.vendor == "postgresql":
+        latest = f"""
             SELECT DISTINCT ON (subject_id, purpose_id) purpose_id, granted
             FROM {table}
             ORDER BY subject_id, purpose_id, recorded_at DESC, id DESC
-        ) AS latest
+        """
+    else:
+        # The embedded database (`make run`) has no DISTINCT ON: the same choice by rank.
+        latest = f"""
+            SELECT purpose_id, granted FROM (
+                SELECT purpose_id, granted, ROW_NUMBER() OVER (
+                    PARTITION BY subject_id, purpose_id ORDER BY recorded_at DESC, id DESC
+                ) AS newest
+                FROM {table}
+            ) AS ranked WHERE newest = 1
+        """
+    sql = f"""
+        SELECT latest.purpose_id, COUNT(*)
+        FROM ({latest}) AS latest
         WHERE latest.granted
         GROUP BY latest.purpose_id
     """
