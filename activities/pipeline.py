@@ -37,12 +37,11 @@ def board_rows(*, owner_id: int | None, since: datetime) -> tuple[str, dict]:
     there since `since`. Read from the funnel's LeadMilestone, with the leads changed after
     its watermark computed from the history, so a move shows at once. The amount and close
     date are the offer of the latest move into opportunity, none for an SQL."""
-    where = "stage = ANY(%(columns)s) AND (stage = ANY(%(open)s) OR stage_since >= %(since)s)"
-    params = metrics._marks(metrics._watermark()) | {
-        "columns": [stage.value for stage in COLUMNS],
-        "open": [stage.value for stage in OPEN_STAGES],
-        "since": since,
-    }
+    # Stage lists spelled out (constants, not parameters): SQLite has no arrays.
+    columns = ", ".join(f"'{stage.value}'" for stage in COLUMNS)
+    open_stages = ", ".join(f"'{stage.value}'" for stage in OPEN_STAGES)
+    where = f"stage IN ({columns}) AND (stage IN ({open_stages}) OR stage_since >= %(since)s)"
+    params = metrics._marks(metrics._watermark()) | {"since": metrics.db_datetime(since)}
     if owner_id is not None:
         where += " AND owner_id = %(owner)s"
         params["owner"] = owner_id
@@ -90,9 +89,11 @@ def board(*, owner_id: int | None, since: datetime, now: datetime | None = None)
     now = now or timezone.now()
     rows, params = board_rows(owner_id=owner_id, since=since)
     columns = {stage: Column(stage=stage) for stage in COLUMNS}
+    # Each column's cards as a subquery: SQLite takes no parenthesised ORDER BY ... LIMIT
+    # in a UNION.
     ranked = " UNION ALL ".join(
-        f"(SELECT lead_id, stage, entered_at, amount, expected_close FROM b"
-        f" WHERE stage = '{stage.value}' ORDER BY {ORDER[stage]} LIMIT {CARD_LIMIT})"
+        f"SELECT * FROM (SELECT lead_id, stage, entered_at, amount, expected_close FROM b"
+        f" WHERE stage = '{stage.value}' ORDER BY {ORDER[stage]} LIMIT {CARD_LIMIT}) c"
         for stage in COLUMNS
     )
     # One statement: the board's rows are found once for the totals and the cards.
@@ -100,13 +101,24 @@ def board(*, owner_id: int | None, since: datetime, now: datetime | None = None)
         cursor.execute(
             f"""
             WITH b AS MATERIALIZED ({rows})
-            SELECT count(*), stage, NULL::timestamptz, sum(amount), NULL::date
+            SELECT count(*), stage, CAST(NULL AS timestamp), sum(amount), CAST(NULL AS date)
             FROM b GROUP BY stage
             UNION ALL {ranked}
             """,
             params,
         )
         result = cursor.fetchall()
+    if metrics.sqlite():  # text and floats there
+        result = [
+            (
+                first,
+                stage,
+                metrics.to_datetime(entered_at),
+                None if amount is None else Decimal(str(amount)).quantize(Decimal("0.01")),
+                metrics.to_date(expected_close),
+            )
+            for first, stage, entered_at, amount, expected_close in result
+        ]
     cards = []
     for row in result:
         if row[2] is None:  # a total

@@ -22,7 +22,7 @@ from __future__ import annotations
 import calendar
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -48,12 +48,76 @@ def _zone() -> str:
     return settings.TIME_ZONE
 
 
+# The SQL is written for PostgreSQL, where it is benchmarked; `make run` serves the same
+# pages on SQLite, so what SQLite cannot say (time zones, intervals, jsonb, arrays, LATERAL)
+# has a spelling of its own there, with the same results. SQLite stores datetimes as UTC
+# text and dates as 'YYYY-MM-DD' text; Django registers the django_* functions used below.
+
+
+def sqlite() -> bool:
+    return connection.vendor == "sqlite"
+
+
 def _day(expression: str) -> str:
+    if sqlite():
+        return f"django_datetime_cast_date({expression}, '{_zone()}', 'UTC')"
     return f"(({expression}) AT TIME ZONE '{_zone()}')::date"
 
 
 def _days(start: str, end: str) -> str:
+    if sqlite():  # django_timestamp_diff: exact microseconds, as extract(epoch) is exact
+        return f"CAST(FLOOR(django_timestamp_diff({end}, {start}) / 86400000000.0) AS integer)"
     return f"floor(extract(epoch from (({end}) - ({start}))) / 86400)::int"
+
+
+def month_of(day: str) -> str:
+    """SQL: the first day of the month of a date."""
+    if sqlite():
+        return f"substr({day}, 1, 8) || '01'"  # 'YYYY-MM-DD' text; no % in parameterised SQL
+    return f"date_trunc('month', {day})::date"
+
+
+def _least(expressions: list[str]) -> str:
+    """SQL: the earliest of these timestamps, ignoring NULLs (as PostgreSQL's LEAST)."""
+    if sqlite():  # SQLite's MIN(a, b) is NULL if any is; its timestamps are text, '9' > all
+        values = ", ".join(f"COALESCE({e}, '9')" for e in expressions)
+        return f"NULLIF(MIN({values}), '9')"
+    return f"LEAST({', '.join(expressions)})"
+
+
+def temporary(definition: str) -> str:
+    """SQL: create a temporary table that goes with the transaction where that exists."""
+    name, rest = definition.split(None, 1)
+    if sqlite():
+        return f"CREATE TEMPORARY TABLE {name} {rest}"
+    if rest.split(None, 1)[0] == "AS":
+        return f"CREATE TEMPORARY TABLE {name} ON COMMIT DROP {rest}"
+    return f"CREATE TEMPORARY TABLE {name} {rest} ON COMMIT DROP"
+
+
+def lock_read_model(cursor) -> None:
+    """One writer of the read model at a time (SQLite has a single writer anyway)."""
+    if not sqlite():
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+
+
+def to_date(value) -> date | None:
+    """A date column of a raw query: SQLite returns its text."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def to_datetime(value) -> datetime | None:
+    """A datetime column of a raw query: SQLite returns UTC, as text or a naive datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def db_datetime(value: datetime):
+    """A datetime parameter for a raw query (SQLite compares its UTC text)."""
+    return connection.ops.adapt_datetimefield_value(value)
 
 
 def _entered(stage: str) -> str:
@@ -62,40 +126,68 @@ def _entered(stage: str) -> str:
 
 def _reached(stage: str) -> str:
     later = FUNNEL[FUNNEL.index(stage) :]
-    return f"LEAST({', '.join(_entered(s) for s in later)})" if len(later) > 1 else _entered(stage)
+    return _least([_entered(s) for s in later]) if len(later) > 1 else _entered(stage)
 
 
-def _contribution_values() -> str:
+def _contribution_values() -> list[tuple[int, str, str, str]]:
     """The fact rows one milestone row stands for: (kind, day, stage, days), NULL day = none."""
     rows = []
     for stage in FUNNEL:
-        rows.append(f"({FactKind.ENTERED}, {_day(_entered(stage))}, '{stage}', 0)")
+        rows.append((FactKind.ENTERED, _day(_entered(stage)), f"'{stage}'", "0"))
     for stage, following in NEXT.items():
         rows.append(
-            f"({FactKind.REACHED_NEXT}, CASE WHEN {_reached(following)} IS NOT NULL "
-            f"THEN {_day(_entered(stage))} END, '{stage}', 0)"
+            (
+                FactKind.REACHED_NEXT,
+                f"CASE WHEN {_reached(following)} IS NOT NULL THEN {_day(_entered(stage))} END",
+                f"'{stage}'",
+                "0",
+            )
         )
         this, then = _entered(stage), _entered(following)
         rows.append(
-            f"({FactKind.LEFT}, CASE WHEN {then} >= {this} THEN {_day(then)} END, '{stage}', "
-            f"{_days(this, then)})"
+            (
+                FactKind.LEFT,
+                f"CASE WHEN {then} >= {this} THEN {_day(then)} END",
+                f"'{stage}'",
+                _days(this, then),
+            )
         )
     for stage in COHORT_STAGES:
         rows.append(
-            f"({FactKind.COHORT}, CASE WHEN {_reached(stage)} IS NOT NULL "
-            f"THEN {_day('m.created_at')} END, '{stage}', {_days('m.created_at', _reached(stage))})"
+            (
+                FactKind.COHORT,
+                f"CASE WHEN {_reached(stage)} IS NOT NULL THEN {_day('m.created_at')} END",
+                f"'{stage}'",
+                _days("m.created_at", _reached(stage)),
+            )
         )
-    rows.append(f"({FactKind.CURRENT}, {_day('m.stage_since')}, m.stage, 0)")
-    return ",\n".join(rows)
+    rows.append((FactKind.CURRENT, _day("m.stage_since"), "m.stage", "0"))
+    return rows
 
 
 def contributions(milestones_sql: str, sign: int) -> str:
     """SQL: one row per fact a milestone row contributes, with n = sign."""
+    if sqlite():  # no LATERAL: one SELECT per fact over the milestones, computed once
+        selects = "\nUNION ALL ".join(
+            f"SELECT {kind.value} AS kind, {day} AS day, {stage} AS stage, m.source, m.campaign,"
+            f" COALESCE(m.owner_id, 0) AS owner_id, COALESCE({days}, 0) AS days, {sign} AS n"
+            " FROM m"
+            for kind, day, stage, days in _contribution_values()
+        )
+        return f"""
+            SELECT kind, day, stage, source, campaign, owner_id, days, n FROM (
+                WITH m AS MATERIALIZED ({milestones_sql})
+                SELECT * FROM ({selects}) f
+            ) f WHERE day IS NOT NULL
+        """
+    values = ",\n".join(
+        f"({kind}, {day}, {stage}, {days})" for kind, day, stage, days in _contribution_values()
+    )
     return f"""
         SELECT f.kind, f.day, f.stage, m.source, m.campaign,
                COALESCE(m.owner_id, 0) AS owner_id, COALESCE(f.days, 0) AS days, {sign} AS n
         FROM ({milestones_sql}) m
-        CROSS JOIN LATERAL (VALUES {_contribution_values()}) AS f(kind, day, stage, days)
+        CROSS JOIN LATERAL (VALUES {values}) AS f(kind, day, stage, days)
         WHERE f.day IS NOT NULL
     """
 
@@ -120,12 +212,28 @@ def fresh_milestones(lead_ids_sql: str) -> str:
                COALESCE(MAX(t.occurred_at) FILTER (WHERE t.to_stage = l.stage), l.created_at)
                    AS stage_since,
                {entered},
-               ({_latest_offer("amount")})::numeric(16, 2) AS offer_amount,
-               ({_latest_offer("expected_close_date")})::date AS offer_close_date
+               {_offer_columns()}
         FROM leads_lead l LEFT JOIN scoring_stagetransition t ON t.lead_id = l.id
         WHERE l.id IN ({lead_ids_sql}) AND l.merged_into_id IS NULL
         GROUP BY l.id
     """
+
+
+def _offer_columns() -> str:
+    if sqlite():  # no array_agg: the latest move into opportunity, looked up per lead
+        latest = (
+            "(SELECT json_extract(o.details, '$.offer.{key}') FROM scoring_stagetransition o"
+            " WHERE o.lead_id = l.id AND o.to_stage = 'opportunity'"
+            " ORDER BY o.occurred_at DESC, o.id DESC LIMIT 1)"
+        )
+        return (
+            f"ROUND(CAST({latest.format(key='amount')} AS REAL), 2) AS offer_amount,"
+            f" date({latest.format(key='expected_close_date')}) AS offer_close_date"
+        )
+    return (
+        f"({_latest_offer('amount')})::numeric(16, 2) AS offer_amount,"
+        f" ({_latest_offer('expected_close_date')})::date AS offer_close_date"
+    )
 
 
 def _latest_offer(key: str) -> str:
@@ -152,15 +260,28 @@ def current_milestones(*, where: str = "TRUE") -> str:
     """
 
 
-# A rejection: an MQL sent back to nurture or disqualified with a rejection reason.
-REJECTION = (
-    "t.to_stage IN ('nurture', 'disqualified') AND t.from_stage = 'mql' AND t.details ? 'rejection'"
-)
+def _rejection() -> str:
+    """SQL: the transition t is a rejection: an MQL sent back to nurture or disqualified
+    with a rejection reason."""
+    has_reason = (
+        "json_type(t.details, '$.rejection') IS NOT NULL" if sqlite() else "t.details ? 'rejection'"
+    )
+    return f"t.to_stage IN ('nurture', 'disqualified') AND t.from_stage = 'mql' AND {has_reason}"
+
+
 NOT_MET = "('0', '0.0', 'false', 'null', '')"
 
 
 def _criteria_met(points: str) -> str:
-    """SQL: the 0-based positions of the criteria a score_points array counts as met."""
+    """SQL: the 0-based positions of the criteria a score_points array counts as met (on
+    SQLite a JSON array: it has no arrays)."""
+    if sqlite():  # json_each gives SQL values; spelled as jsonb_array_elements_text would
+        return f"""(
+            SELECT json_group_array(p.key)
+            FROM json_each(CASE WHEN json_type({points}) = 'array' THEN {points} ELSE '[]' END) p
+            WHERE (CASE p.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'
+                   ELSE CAST(p.value AS TEXT) END) NOT IN {NOT_MET}
+        )"""
     return f"""ARRAY(
         SELECT (p.position - 1)::smallint
         FROM jsonb_array_elements_text(
@@ -180,11 +301,15 @@ def fresh_rejections(lead_ids_sql: str) -> str:
     """SQL: the rejection rows of these leads, computed now from StageTransition and Lead."""
     return f"""
         SELECT t.id AS transition_id, t.lead_id, {_day("t.occurred_at")} AS day,
-               t.details ->> 'rejection' AS reason, l.source, l.campaign, l.owner_id,
+               {_reason()} AS reason, l.source, l.campaign, l.owner_id,
                l.scored_version, {_criteria_met("l.score_points")} AS criteria
         FROM scoring_stagetransition t JOIN leads_lead l ON l.id = t.lead_id
-        WHERE {REJECTION} AND t.lead_id IN ({lead_ids_sql}) AND l.merged_into_id IS NULL
+        WHERE {_rejection()} AND t.lead_id IN ({lead_ids_sql}) AND l.merged_into_id IS NULL
     """
+
+
+def _reason() -> str:
+    return "json_extract(t.details, '$.rejection')" if sqlite() else "t.details ->> 'rejection'"
 
 
 def current_rejections(*, where: str = "TRUE") -> str:
@@ -241,29 +366,30 @@ class RefreshResult:
 def _move_facts(cursor, milestones_sql: str, sign: int, params: dict) -> None:
     cursor.execute("DROP TABLE IF EXISTS funnel_moved")
     cursor.execute(
-        f"""
-        CREATE TEMPORARY TABLE funnel_moved ON COMMIT DROP AS
-        SELECT kind, day, stage, source, campaign, owner_id, days, SUM(n)::int AS n
-        FROM ({contributions(milestones_sql, sign)}) c
-        GROUP BY kind, day, stage, source, campaign, owner_id, days
-        """,
+        temporary(
+            f"""funnel_moved AS
+            SELECT kind, day, stage, source, campaign, owner_id, days, CAST(SUM(n) AS integer) AS n
+            FROM ({contributions(milestones_sql, sign)}) c
+            GROUP BY kind, day, stage, source, campaign, owner_id, days
+            """
+        ),
         params,
     )
+    # WHERE TRUE: SQLite needs a WHERE before ON CONFLICT to parse it.
     cursor.execute(
         """
         INSERT INTO funnel_funnelfact (kind, day, stage, source, campaign, owner_id, days, count)
-        SELECT kind, day, stage, source, campaign, owner_id, days, n FROM funnel_moved
+        SELECT kind, day, stage, source, campaign, owner_id, days, n FROM funnel_moved WHERE TRUE
         ON CONFLICT (kind, day, stage, source, campaign, owner_id, days)
         DO UPDATE SET count = funnel_funnelfact.count + EXCLUDED.count
         """
     )
     cursor.execute(
-        """
+        f"""
         INSERT INTO funnel_funnelmonthfact
             (kind, month, stage, source, campaign, owner_id, days, count)
-        SELECT kind, date_trunc('month', day)::date, stage, source, campaign, owner_id, days,
-               SUM(n)
-        FROM funnel_moved GROUP BY 1, 2, 3, 4, 5, 6, 7
+        SELECT kind, {month_of("day")}, stage, source, campaign, owner_id, days, SUM(n)
+        FROM funnel_moved WHERE TRUE GROUP BY 1, 2, 3, 4, 5, 6, 7
         ON CONFLICT (kind, month, stage, source, campaign, owner_id, days)
         DO UPDATE SET count = funnel_funnelmonthfact.count + EXCLUDED.count
         """
@@ -291,7 +417,7 @@ def _settled_mark(cursor, table: str, time_column: str, mark: int, settled: date
                MIN(previous) FILTER (WHERE id > previous + 1 AND at >= %(settled)s)
         FROM after
         """,
-        {"mark": mark, "settled": settled},
+        {"mark": mark, "settled": db_datetime(settled)},
     )
     newest_settled, before_gap = cursor.fetchone()
     return newest_settled if before_gap is None else min(newest_settled, before_gap)
@@ -302,7 +428,7 @@ def refresh_read_model() -> RefreshResult:
     than SETTLE_SECONDS, plus attribute changes (source, campaign, owner) and erased leads.
     Safe to run concurrently (the second waits) and to run twice."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+        lock_read_model(cursor)
         mark = _watermark(lock=True)
         settled = timezone.now() - timedelta(seconds=SETTLE_SECONDS)
         new_wt = _settled_mark(
@@ -314,12 +440,10 @@ def refresh_read_model() -> RefreshResult:
         new_wl = _settled_mark(cursor, "leads_lead", "created_at", mark.last_lead_id, settled)
         # Inside an outer transaction (tests, a caller's atomic block) ON COMMIT comes late.
         cursor.execute("DROP TABLE IF EXISTS funnel_dirty")
-        cursor.execute(
-            "CREATE TEMPORARY TABLE funnel_dirty (lead_id bigint PRIMARY KEY) ON COMMIT DROP"
-        )
+        cursor.execute(temporary("funnel_dirty (lead_id bigint PRIMARY KEY)"))
         cursor.execute(
             f"INSERT INTO funnel_dirty SELECT lead_id FROM ({DIRTY_LEADS}) d"
-            " ON CONFLICT DO NOTHING",
+            " WHERE TRUE ON CONFLICT DO NOTHING",
             _marks(mark),
         )
         # Changes that write no history row (an edited source, an erased lead): found by
@@ -345,7 +469,8 @@ def refresh_read_model() -> RefreshResult:
             ON CONFLICT DO NOTHING
             """
         )
-        cursor.execute("ANALYZE funnel_dirty")
+        if not sqlite():
+            cursor.execute("ANALYZE funnel_dirty")
         dirty = "SELECT lead_id FROM funnel_dirty"
         _move_facts(cursor, stored_milestones(dirty), -1, {})
         cursor.execute(f"DELETE FROM funnel_leadmilestone WHERE lead_id IN ({dirty})")
@@ -379,12 +504,19 @@ def refresh_read_model() -> RefreshResult:
 def rebuild_read_model() -> None:
     """Recompute both tables from scratch (after a restore, or to prove the refresh)."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+        lock_read_model(cursor)
         mark = _watermark(lock=True)
-        cursor.execute(
-            "TRUNCATE funnel_leadmilestone, funnel_funnelfact, funnel_funnelmonthfact,"
-            " funnel_funnelrejection"
-        )
+        tables = [
+            "funnel_leadmilestone",
+            "funnel_funnelfact",
+            "funnel_funnelmonthfact",
+            "funnel_funnelrejection",
+        ]
+        if sqlite():
+            for table in tables:
+                cursor.execute(f"DELETE FROM {table}")
+        else:
+            cursor.execute(f"TRUNCATE {', '.join(tables)}")
         mark.last_transition_id = mark.last_owner_change_id = mark.last_lead_id = 0
         mark.save()
     refresh_read_model()
@@ -574,7 +706,7 @@ def _fact_totals(filters: Filters) -> list[tuple]:
     )
     month = (
         f"CASE WHEN kind = {FactKind.COHORT} OR (kind = {FactKind.ENTERED} AND stage = 'contact')"
-        " THEN date_trunc('month', day)::date END"
+        f" THEN {month_of('day')} END"
     )
     dirty = DIRTY_LEADS
     sql = f"""
@@ -598,7 +730,10 @@ def _fact_totals(filters: Filters) -> list[tuple]:
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        rows = cursor.fetchall()
+    if sqlite():
+        rows = [(kind, stage, days, to_date(month), n) for kind, stage, days, month, n in rows]
+    return rows
 
 
 def funnel_numbers(filters: Filters) -> dict:
@@ -683,16 +818,23 @@ def rejections(filters: Filters) -> dict:
     conditions, params = _attribute_conditions(filters)
     params |= _marks(_watermark()) | {"start": filters.start, "end": filters.end}
     where = " AND ".join(["day >= %(start)s AND day < %(end)s", *conditions])
+    # SQLite keeps the criteria as a JSON array.
+    criteria, position = (
+        ("json_each(r.criteria) AS c", "c.value")
+        if sqlite()
+        else ("LATERAL unnest(r.criteria) AS c(position)", "c.position")
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             WITH r AS MATERIALIZED ({current_rejections(where=where)})
-            SELECT 1, reason, NULL::int, NULL::int, count(*) FROM r GROUP BY reason
+            SELECT 1, reason, CAST(NULL AS integer), CAST(NULL AS integer), count(*)
+            FROM r GROUP BY reason
             UNION ALL
             SELECT 2, source, NULL, NULL, count(*) FROM r GROUP BY source
             UNION ALL
-            SELECT 3, NULL, r.scored_version, c.position, count(*)
-            FROM r CROSS JOIN LATERAL unnest(r.criteria) AS c(position)
+            SELECT 3, NULL, r.scored_version, {position}, count(*)
+            FROM r CROSS JOIN {criteria}
             WHERE r.scored_version IS NOT NULL GROUP BY 3, 4
             """,
             params,

@@ -666,9 +666,12 @@ def _write_histories(leads: list[tuple[int, int, dict]], now: datetime, owners: 
     else:
         from scoring.models import StageTransition
 
+        # The rows carry details as JSON text for COPY; the ORM wants the dict.
+        fields = [dict(zip(HISTORY_COLUMNS, row, strict=True)) for row in rows]
+        for one in fields:
+            one["details"] = json.loads(one["details"])
         created = StageTransition.objects.bulk_create(
-            [StageTransition(**dict(zip(HISTORY_COLUMNS, row, strict=True))) for row in rows],
-            batch_size=1000,
+            [StageTransition(**one) for one in fields], batch_size=1000
         )
         # occurred_at is auto_now_add: put the demo dates back.
         for transition, row in zip(created, rows, strict=True):

@@ -721,7 +721,7 @@ def _erase_funnel_rows(ids: list[int]) -> dict[str, int]:
         return {}
     with connection.cursor() as cursor:
         # One writer of the read model at a time: a refresh running now finishes first.
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [metrics.LOCK_KEY])
+        metrics.lock_read_model(cursor)
         lead_ids = ", ".join(str(int(pk)) for pk in ids)
         metrics._move_facts(cursor, metrics.stored_milestones(lead_ids), -1, {})
         cursor.execute("DELETE FROM funnel_funnelfact WHERE count = 0")

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from activities import pipeline
 from activities.tests.factories import backdate, lead_in
-from leads.models import Stage
+from leads.models import Lead, Stage
 
 pytestmark = pytest.mark.django_db
 
@@ -19,29 +19,30 @@ def _columns(response) -> dict:
 
 
 def _recomputed(owner_id: int | None, days: int = 90) -> dict:
-    """Count and amount per column straight from the tables, as a check on the board."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT l.stage, count(*),
-                   sum(CASE WHEN l.stage = 'sql' THEN NULL ELSE (
-                       SELECT (t.details -> 'offer' ->> 'amount')::numeric
-                       FROM scoring_stagetransition t
-                       WHERE t.lead_id = l.id AND t.to_stage = 'opportunity'
-                       ORDER BY t.occurred_at DESC, t.id DESC LIMIT 1) END)
-            FROM leads_lead l
-            WHERE l.merged_into_id IS NULL
-              AND (%s::bigint IS NULL OR l.owner_id = %s::bigint)
-              AND (l.stage IN ('sql', 'opportunity')
-                   OR (l.stage IN ('won', 'lost') AND (
-                       SELECT max(t.occurred_at) FROM scoring_stagetransition t
-                       WHERE t.lead_id = l.id AND t.to_stage = l.stage
-                   ) >= now() - make_interval(days => %s)))
-            GROUP BY l.stage
-            """,
-            [owner_id, owner_id, days],
-        )
-        return {stage: (count, total) for stage, count, total in cursor.fetchall()}
+    """Count and amount per column straight from the tables, as a check on the board
+    (in Python: the same on PostgreSQL and SQLite)."""
+    from scoring.models import StageTransition
+
+    since = timezone.now() - timedelta(days=days)
+    leads = Lead.objects.filter(
+        merged_into__isnull=True, stage__in=["sql", "opportunity", "won", "lost"]
+    )
+    if owner_id is not None:
+        leads = leads.filter(owner_id=owner_id)
+    result: dict = {}
+    for lead in leads:
+        moves = StageTransition.objects.filter(lead=lead).order_by("-occurred_at", "-id")
+        if lead.stage in ("won", "lost"):
+            last = moves.filter(to_stage=lead.stage).first()
+            if last is None or last.occurred_at < since:
+                continue
+        count, total = result.get(lead.stage, (0, None))
+        offer = moves.filter(to_stage="opportunity").first()
+        amount = ((offer.details or {}).get("offer") or {}).get("amount") if offer else None
+        if lead.stage != "sql" and amount is not None:
+            total = (total or 0) + Decimal(str(amount))
+        result[lead.stage] = (count + 1, total)
+    return result
 
 
 @pytest.fixture
@@ -195,8 +196,7 @@ def test_the_board_reads_the_refreshed_read_model_and_shows_a_later_move_at_once
     # Settle the history so the refresh takes it in, as the minute task does.
     StageTransition.objects.update(occurred_at=timezone.now() - timedelta(days=1))
     backdate(board_leads["bob_old_won"], Stage.WON, days=120)
-    with connection.cursor() as cursor:
-        cursor.execute("UPDATE leads_lead SET created_at = now() - interval '2 days'")
+    Lead.objects.update(created_at=timezone.now() - timedelta(days=2))
     refresh_read_model()
     client.force_login(sales_rep)
     columns = _columns(client.get(reverse("funnel:pipeline")))

@@ -1,12 +1,14 @@
 """Every dashboard number, recomputed directly from Lead and StageTransition in SQL: what
 the read model (LeadMilestone, FunnelFact) must always agree with."""
 
+import math
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
 
-from funnel.metrics import Filters, today
+from funnel.metrics import Filters, to_datetime, today
 
 FUNNEL = ["contact", "lead", "mql", "sql", "opportunity", "won"]
 
@@ -47,8 +49,86 @@ def _local(expression: str) -> str:
     return f"(({expression}) AT TIME ZONE '{settings.TIME_ZONE}')::date"
 
 
+def _nearest_rank(values: list[int], share: float) -> int:
+    """percentile_disc: the first value whose cumulative share reaches `share`."""
+    values = sorted(values)
+    return values[max(math.ceil(share * len(values)) - 1, 0)]
+
+
+def _recompute_in_python(filters: Filters) -> dict:
+    """recompute() for SQLite, which has no time zones or percentiles: the same first
+    moments from SQL, the same arithmetic in Python."""
+    base, params = _entered_sql(filters)
+    with connection.cursor() as cursor:
+        cursor.execute(base, params)
+        rows = cursor.fetchall()
+    zone = ZoneInfo(settings.TIME_ZONE)
+    leads = []
+    for _id, stage, *moments in rows:
+        moments = [to_datetime(moment) for moment in moments]
+        leads.append((stage, dict(zip(FUNNEL, moments[:-1], strict=True)), moments[-1]))
+
+    def local(moment):
+        return moment.astimezone(zone).date()
+
+    def in_period(moment) -> bool:
+        return moment is not None and filters.start <= local(moment) < filters.end
+
+    def reached(entered: dict, stage: str):
+        later = [entered[s] for s in FUNNEL[FUNNEL.index(stage) :] if entered[s] is not None]
+        return min(later) if later else None
+
+    def days(start, end) -> int:
+        return math.floor((end - start).total_seconds() / 86400)
+
+    result: dict = {"entered": {}, "reached_next": {}, "velocity": {}, "ageing": {}, "cohorts": {}}
+    for stage in FUNNEL:
+        result["entered"][stage] = sum(1 for _s, e, _since in leads if in_period(e[stage]))
+    for stage, following in zip(FUNNEL, FUNNEL[1:], strict=False):
+        result["reached_next"][stage] = sum(
+            1
+            for _s, e, _since in leads
+            if in_period(e[stage]) and reached(e, following) is not None
+        )
+        spans = [
+            days(e[stage], e[following])
+            for _s, e, _since in leads
+            if e[stage] is not None
+            and e[following] is not None
+            and e[following] >= e[stage]
+            and in_period(e[following])
+        ]
+        result["velocity"][stage] = (
+            len(spans),
+            _nearest_rank(spans, 0.5) if spans else None,
+            _nearest_rank(spans, 0.9) if spans else None,
+        )
+    cutoff = today() - timedelta(days=filters.ageing_days)
+    for stage, _e, since in leads:
+        if local(since) < cutoff:
+            result["ageing"][stage] = result["ageing"].get(stage, 0) + 1
+    sizes: dict = {}
+    cohorts: dict = {}
+    for _stage, e, _since in leads:
+        if not in_period(e["contact"]):
+            continue
+        month = local(e["contact"]).replace(day=1)
+        sizes[month] = sizes.get(month, 0) + 1
+        for stage in ["mql", "sql", "opportunity", "won"]:
+            moment = reached(e, stage)
+            if moment is not None:
+                cohorts.setdefault((month, stage), []).append(days(e["contact"], moment))
+    result["cohorts"] = {
+        key: (len(spans), _nearest_rank(spans, 0.5)) for key, spans in cohorts.items()
+    }
+    result["cohort_sizes"] = sizes
+    return result
+
+
 def recompute(filters: Filters) -> dict:
     """The dashboard's funnel numbers for these filters, straight from the history."""
+    if connection.vendor == "sqlite":
+        return _recompute_in_python(filters)
     base, params = _entered_sql(filters)
     params |= {"start": filters.start, "end": filters.end}
 

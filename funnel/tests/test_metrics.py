@@ -2,7 +2,6 @@ import random
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from accounts.roles import Role
@@ -233,7 +232,6 @@ def test_the_task_refreshes_the_read_model():
     from funnel.tasks import refresh_daily_counts_task
 
     LeadFactory()
-    with connection.cursor() as cursor:
-        cursor.execute("UPDATE leads_lead SET created_at = now() - interval '1 hour'")
+    Lead.objects.update(created_at=timezone.now() - timedelta(hours=1))
     assert refresh_daily_counts_task() == 1
     assert LeadMilestone.objects.count() == 1
