@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django import forms
-from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
@@ -16,6 +14,7 @@ from django.utils.translation import gettext_lazy
 
 from activities.models import ActivityKind, Outcome
 from activities.services import OUTCOMES_BY_KIND
+from leads.filters import possible_owners
 from leads.models import Stage
 from scoring.models import LossReason, RejectionReason
 from scoring.services import BANT_FIELDS, BANT_MAX_LENGTH
@@ -23,23 +22,6 @@ from scoring.services import BANT_FIELDS, BANT_MAX_LENGTH
 # Clocks drift and people round up: "now" typed a minute ahead is still now.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
-
-
-def sales_users() -> QuerySet:
-    """Active users who work the sales queue: who a task can be for."""
-    return (
-        get_user_model()
-        .objects.filter(is_active=True)
-        .filter(
-            Q(is_superuser=True)
-            | Q(
-                groups__permissions__codename="work_sales_queue",
-                groups__permissions__content_type__app_label="leads",
-            )
-        )
-        .distinct()
-        .order_by("first_name", "username")
-    )
 
 
 class UserChoiceField(forms.ModelChoiceField):
@@ -92,7 +74,7 @@ class TaskForm(forms.Form):
         tomorrow = timezone.localtime().replace(hour=9, minute=0, second=0, microsecond=0)
         kwargs.setdefault("initial", {"due_at": tomorrow + timedelta(days=1), "assignee": user.pk})
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = sales_users()
+        self.fields["assignee"].queryset = possible_owners()
 
 
 class StageForm(forms.Form):

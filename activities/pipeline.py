@@ -15,10 +15,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
-from activities.forms import PipelineFilterForm, StageAction, sales_users
+from activities.forms import PipelineFilterForm, StageAction
 from activities.services import may_move
 from activities.templatetags.activities_tags import available_actions
 from funnel import metrics
+from leads.filters import possible_owners
 from leads.models import Lead, Stage
 from scoring.models import CriteriaVersion
 from scoring.services import stage_owners
@@ -139,7 +140,7 @@ def board(*, owner_id: int | None, since: datetime, now: datetime | None = None)
 
 
 def _owner_choices(user) -> list[tuple[str, str]]:
-    users = [(str(u.pk), u.get_full_name() or u.get_username()) for u in sales_users()]
+    users = [(str(u.pk), u.get_full_name() or u.get_username()) for u in possible_owners()]
     if str(user.pk) not in dict(users):
         users.insert(0, (str(user.pk), user.get_full_name() or user.get_username()))
     return [("all", _("Everyone")), *users]

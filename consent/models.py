@@ -124,6 +124,20 @@ class ConsentRecordQuerySet(models.QuerySet):
     def for_subject(self, subject_id: int) -> "ConsentRecordQuerySet":
         return self.filter(subject_id=subject_id)
 
+    def current(self) -> "ConsentRecordQuerySet":
+        """The records that are the current state of their subject and purpose: no later
+        record of the same pair exists (records are append-only). Records written in one
+        statement share `recorded_at`, so the id breaks the tie, as in consent_status().
+        Used inside an EXISTS per lead, it probes the (subject_id, purpose, recorded_at)
+        index; nothing counts or groups the whole table."""
+        later = ConsentRecord.objects.filter(
+            subject_id=OuterRef("subject_id"), purpose_id=OuterRef("purpose_id")
+        ).filter(
+            Q(recorded_at__gt=OuterRef("recorded_at"))
+            | Q(recorded_at=OuterRef("recorded_at"), id__gt=OuterRef("id"))
+        )
+        return self.filter(~Exists(later))
+
 
 class ConsentRecord(models.Model):
     """One grant or withdrawal. Append-only: the history is the proof."""

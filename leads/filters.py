@@ -42,9 +42,14 @@ LIST_COLUMNS = [
 
 def possible_owners() -> QuerySet[User]:
     """Active users who work the sales queue: the people a lead can be given to."""
-    return User.objects.with_perm(
-        "leads.work_sales_queue", backend="django.contrib.auth.backends.ModelBackend"
-    ).order_by("first_name", "last_name", "username")
+    # distinct: a user holding the permission through two groups is still one person.
+    return (
+        User.objects.with_perm(
+            "leads.work_sales_queue", backend="django.contrib.auth.backends.ModelBackend"
+        )
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
 
 
 def owner_choices(owners: list[User]) -> list[tuple[str, str]]:
@@ -76,24 +81,12 @@ def search_condition(text: str) -> Q:
 
 
 def has_marketing_consent() -> Exists:
-    """True for a lead whose latest record for some direct-marketing purpose is a grant.
-
-    Consent records are append-only, so the current state of a purpose is its latest record:
-    a grant with no later record of the same purpose. Both EXISTS probe the
-    (subject_id, purpose, recorded_at) index for one lead at a time; nothing counts or
-    groups the whole table. Records written in one statement share `recorded_at`, so the
-    id breaks the tie, as it does in consent_status().
-    """
-    later = ConsentRecord.objects.filter(
-        subject_id=OuterRef("subject_id"), purpose_id=OuterRef("purpose_id")
-    ).filter(
-        Q(recorded_at__gt=OuterRef("recorded_at"))
-        | Q(recorded_at=OuterRef("recorded_at"), id__gt=OuterRef("id"))
+    """True for a lead whose latest record for some direct-marketing purpose is a grant."""
+    return Exists(
+        ConsentRecord.objects.current().filter(
+            subject_id=OuterRef("pk"), purpose__is_marketing=True, granted=True
+        )
     )
-    current_grants = ConsentRecord.objects.filter(
-        subject_id=OuterRef("pk"), purpose__is_marketing=True, granted=True
-    ).filter(~Exists(later))
-    return Exists(current_grants)
 
 
 class ConsentStatus:

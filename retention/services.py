@@ -38,32 +38,18 @@ ERASURE_CHANNEL = "retention"
 # --- Selection --------------------------------------------------------------------------------
 
 
-def _latest_records() -> Q:
-    """Keeps a consent record only when no later record of the same subject and purpose
-    exists: records are append-only, so the latest one is the current state. The id breaks
-    ties between records written in one statement (see leads.filters)."""
-    later = ConsentRecord.objects.filter(
-        subject_id=OuterRef("subject_id"), purpose_id=OuterRef("purpose_id")
-    ).filter(
-        Q(recorded_at__gt=OuterRef("recorded_at"))
-        | Q(recorded_at=OuterRef("recorded_at"), id__gt=OuterRef("id"))
-    )
-    return ~Q(Exists(later))
-
-
 def has_active_consent() -> Exists:
     """True for a lead whose latest record for some purpose is a grant."""
-    grants = ConsentRecord.objects.filter(subject_id=OuterRef("pk"), granted=True)
-    return Exists(grants.filter(_latest_records()))
+    return Exists(ConsentRecord.objects.current().filter(subject_id=OuterRef("pk"), granted=True))
 
 
 def withdrew_before(purpose_id: int, cutoff: datetime) -> Exists:
     """True for a lead whose latest record for the purpose is a withdrawal made before
     `cutoff`."""
-    withdrawals = ConsentRecord.objects.filter(
+    withdrawals = ConsentRecord.objects.current().filter(
         subject_id=OuterRef("pk"), purpose_id=purpose_id, granted=False, recorded_at__lt=cutoff
     )
-    return Exists(withdrawals.filter(_latest_records()))
+    return Exists(withdrawals)
 
 
 def ever_left_contact() -> Exists:

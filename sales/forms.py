@@ -13,9 +13,9 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
+from leads.filters import possible_owners
 from leads.models import Source
 from sales.models import AssignmentRule, SalesTeam
-from sales.services import sales_users
 
 
 def _helper(label) -> FormHelper:
@@ -141,7 +141,7 @@ class SalesTeamForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["members"].queryset = sales_users().order_by("first_name", "username")
+        self.fields["members"].queryset = possible_owners()
         self.fields["members"].label_from_instance = lambda u: u.get_full_name() or u.username
         self.fields["members"].help_text = _("Only people who may work the sales queue.")
         self.helper = _helper(_("Save team"))

@@ -14,6 +14,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from leads.filters import possible_owners
 from leads.models import Lead, Stage
 from leads.services.assignment import assign_owner
 from sales.models import AssignmentRule, AwayStatus, OverdueReminder, SalesTeam, TeamRotation
@@ -64,28 +65,12 @@ def queue_leads() -> QuerySet[Lead]:
     return Lead.objects.active().filter(stage=Stage.MQL, owner__isnull=True)
 
 
-def sales_users() -> QuerySet[User]:
-    """Active users who may work the queue (leads.work_sales_queue through a role or
-    directly, or superusers)."""
-    perm = Q(
-        groups__permissions__codename="work_sales_queue",
-        groups__permissions__content_type__app_label="leads",
-    ) | Q(
-        user_permissions__codename="work_sales_queue",
-        user_permissions__content_type__app_label="leads",
-    )
-    ids = User.objects.filter(perm | Q(is_superuser=True)).values("pk")
-    return User.objects.filter(is_active=True, pk__in=ids)
-
-
 def eligible_members(team: SalesTeam, *, today: date | None = None) -> list[User]:
     """The team's members who get leads today: may work the queue and are not away, in a
     fixed order (by id) the round robin walks."""
     today = today or timezone.localdate()
     away = AwayStatus.objects.away_on(today).values("user_id")
-    return list(
-        sales_users().filter(sales_teams=team).exclude(pk__in=away).order_by("pk").distinct()
-    )
+    return list(possible_owners().filter(sales_teams=team).exclude(pk__in=away).order_by("pk"))
 
 
 def assign_by_rules(*, lead_ids=None, actor: User | None = None) -> int:

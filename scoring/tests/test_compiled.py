@@ -128,13 +128,13 @@ def make_leads(specs: list[dict], *, merged: bool) -> list[int]:
     return ids
 
 
-def engine_score(lead_id: int, rules: engine.Rules) -> engine.Score:
+def engine_score(lead_id: int, rules: engine.Rules, *, may_profile: bool = True) -> engine.Score:
     lead = Lead.objects.get(pk=lead_id)
     events = [
         engine.EventFact(type=t, url=u, occurred_at=o)
         for t, u, o in Event.objects.filter(lead=lead).values_list("type", "url", "occurred_at")
     ]
-    return engine.score_lead(lead, events, rules, NOW)
+    return engine.score_lead(lead, events, rules, NOW, may_profile=may_profile)
 
 
 def stored(lead_ids: list[int]) -> tuple[list, list]:

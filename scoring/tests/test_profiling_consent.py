@@ -1,7 +1,5 @@
 """Profiling on consent: without a current grant, a lead's behaviour is not scored."""
 
-from datetime import timedelta
-
 import pytest
 from django.db import transaction
 from django.test import Client
@@ -167,13 +165,7 @@ def test_the_compiled_gate_is_the_engines(rule_specs, policy, lead_specs, choice
         )
 
         for lead_id in ids:
-            lead = Lead.objects.get(pk=lead_id)
-            events = [] if not services.may_profile(lead_id) else None
-            expected = (
-                engine.score_lead(lead, events, rules, NOW)
-                if events is not None
-                else engine_score(lead_id, rules)
-            )
+            expected = engine_score(lead_id, rules, may_profile=services.may_profile(lead_id))
             got = scores[lead_id]
             assert got.points == expected.points
             assert (got.engagement, got.total) == (expected.engagement, expected.total)
@@ -181,14 +173,8 @@ def test_the_compiled_gate_is_the_engines(rule_specs, policy, lead_specs, choice
         transaction.set_rollback(True)
 
 
-def test_events_long_ago_do_not_matter_to_the_gate(quote_rule):
+def test_the_latest_choice_about_profiling_decides_the_gate(quote_rule):
     lead = LeadFactory()
-    EventFactory(
-        lead=lead,
-        type=EventType.QUOTE_REQUEST,
-        url="",
-        occurred_at=NOW - timedelta(days=1),
-    )
     choose(lead.pk, False)
     choose(lead.pk, True)
 
