@@ -29,7 +29,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from funnel.models import FactKind, FunnelWatermark
+from funnel.models import FactKind, FunnelRejection, FunnelWatermark, LeadMilestone
 from leads.models import FUNNEL_STAGES, Stage
 
 FUNNEL = [stage.value for stage in FUNNEL_STAGES]
@@ -873,3 +873,25 @@ def rejections(filters: Filters) -> dict:
 def dashboard(filters: Filters) -> Dashboard:
     """Every number of the funnel dashboard for these filters."""
     return Dashboard(filters=filters, **funnel_numbers(filters), **rejections(filters))
+
+
+def forget_leads(ids: list[int]) -> dict[str, int]:
+    """Delete the read model's rows of these leads (erased on request), taking their counts
+    out of the facts first: the refresh finds erased leads by their leftover rows, so rows
+    deleted without that would stay counted for good. Returns how many rows went, by kind."""
+    if not (
+        LeadMilestone.objects.filter(lead_id__in=ids).exists()
+        or FunnelRejection.objects.filter(lead_id__in=ids).exists()
+    ):
+        return {}
+    with connection.cursor() as cursor:
+        # One writer of the read model at a time: a refresh running now finishes first.
+        lock_read_model(cursor)
+        lead_ids = ", ".join(str(int(pk)) for pk in ids)
+        _move_facts(cursor, stored_milestones(lead_ids), -1, {})
+        cursor.execute("DELETE FROM funnel_funnelfact WHERE count = 0")
+        cursor.execute("DELETE FROM funnel_funnelmonthfact WHERE count = 0")
+    return {
+        "funnel_milestones": LeadMilestone.objects.filter(lead_id__in=ids).delete()[0],
+        "funnel_rejections": FunnelRejection.objects.filter(lead_id__in=ids).delete()[0],
+    }

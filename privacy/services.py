@@ -56,7 +56,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.storage import default_storage
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Q, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Lower, Trim
@@ -704,29 +704,10 @@ def _erase_outbox_messages(ids: list[int]) -> int:
 
 
 def _erase_funnel_rows(ids: list[int]) -> dict[str, int]:
-    """Delete the funnel read model's rows of the leads, taking their counts out of the
-    funnel's facts as its refresh would (it finds erased leads by their leftover rows, so
-    rows deleted without that would stay counted for good)."""
-    try:
-        milestone = apps.get_model("funnel", "LeadMilestone")
-        rejection = apps.get_model("funnel", "FunnelRejection")
-    except LookupError:
+    """The funnel read model's rows of the leads, taken out of its counts (funnel.metrics)."""
+    if not apps.is_installed("funnel"):
         return {}
     # Imported here: the funnel is an optional reader of leads, not something privacy needs.
-    from funnel import metrics
+    from funnel.metrics import forget_leads
 
-    if not milestone.objects.filter(lead_id__in=ids).exists() and not (
-        rejection.objects.filter(lead_id__in=ids).exists()
-    ):
-        return {}
-    with connection.cursor() as cursor:
-        # One writer of the read model at a time: a refresh running now finishes first.
-        metrics.lock_read_model(cursor)
-        lead_ids = ", ".join(str(int(pk)) for pk in ids)
-        metrics._move_facts(cursor, metrics.stored_milestones(lead_ids), -1, {})
-        cursor.execute("DELETE FROM funnel_funnelfact WHERE count = 0")
-        cursor.execute("DELETE FROM funnel_funnelmonthfact WHERE count = 0")
-    return {
-        "funnel_milestones": milestone.objects.filter(lead_id__in=ids).delete()[0],
-        "funnel_rejections": rejection.objects.filter(lead_id__in=ids).delete()[0],
-    }
+    return forget_leads(ids)
