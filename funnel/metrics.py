@@ -273,7 +273,7 @@ NOT_MET = "('0', '0.0', 'false', 'null', '')"
 
 
 def _criteria_met(points: str) -> str:
-    """SQL: the 0-based positions of the criteria a score_points array counts as met (on
+    """SQL: the 0-based positions of the criteria a LeadScore.points array counts as met (on
     SQLite a JSON array: it has no arrays)."""
     if sqlite():  # json_each gives SQL values; spelled as jsonb_array_elements_text would
         return f"""(
@@ -302,8 +302,9 @@ def fresh_rejections(lead_ids_sql: str) -> str:
     return f"""
         SELECT t.id AS transition_id, t.lead_id, {_day("t.occurred_at")} AS day,
                {_reason()} AS reason, l.source, l.campaign, l.owner_id,
-               l.scored_version, {_criteria_met("l.score_points")} AS criteria
+               s.version AS scored_version, {_criteria_met("s.points")} AS criteria
         FROM scoring_stagetransition t JOIN leads_lead l ON l.id = t.lead_id
+        LEFT JOIN scoring_leadscore s ON s.lead_id = t.lead_id
         WHERE {_rejection()} AND t.lead_id IN ({lead_ids_sql}) AND l.merged_into_id IS NULL
     """
 
@@ -464,7 +465,8 @@ def refresh_read_model() -> RefreshResult:
             INSERT INTO funnel_dirty
             SELECT DISTINCT r.lead_id FROM funnel_funnelrejection r
             LEFT JOIN leads_lead l ON l.id = r.lead_id
-            WHERE l.id IS NULL OR (l.scored_version, {_criteria_met("l.score_points")})
+            LEFT JOIN scoring_leadscore s ON s.lead_id = r.lead_id
+            WHERE l.id IS NULL OR (s.version, {_criteria_met("s.points")})
                 IS DISTINCT FROM (r.scored_version, r.criteria)
             ON CONFLICT DO NOTHING
             """

@@ -126,7 +126,7 @@ class FunnelRejection(models.Model):
     campaign = models.CharField(max_length=200, blank=True)
     owner_id = models.BigIntegerField(null=True)
     scored_version = models.IntegerField(null=True)
-    # Positions (0-based) of the criteria the lead met, from Lead.score_points.
+    # Positions (0-based) of the criteria the lead met, from LeadScore.points.
     criteria = ArrayField(models.SmallIntegerField(), default=list)
 
     class Meta:

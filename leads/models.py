@@ -126,15 +126,11 @@ class Lead(models.Model):
     score = models.IntegerField(_("score"), default=0, db_default=0)
     fit_score = models.IntegerField(_("fit score"), default=0, db_default=0)
     engagement_score = models.IntegerField(_("engagement score"), default=0, db_default=0)
-    # Written by scoring/: the criteria version (its number) the scores come from, the points
-    # each of its criteria gave (in the version's order; the explanation is read from them),
-    # and the buying stage its engagement signals point to.
-    scored_version = models.PositiveIntegerField(_("scored with version"), null=True, blank=True)
-    score_points = models.JSONField(_("points per criterion"), null=True, blank=True)
+    # Written by scoring/, with the version and points per criterion in scoring.LeadScore:
+    # the buying stage its engagement signals point to.
     buying_stage = models.CharField(
         _("buying stage"), max_length=16, blank=True, default="", db_default=""
     )
-    scored_at = models.DateTimeField(_("scored"), null=True, blank=True)
     merged_into = models.ForeignKey(
         "self",
         verbose_name=_("merged into"),

@@ -107,7 +107,7 @@ PROFILE_FIELDS = [
     "id", "email", "first_name", "last_name", "phone", "company", "job_title", "seniority",
     "is_decision_maker", "company_size", "industry", "country", "budget", "need",
     "timeframe", "source", "campaign", "utm_source", "utm_medium", "utm_campaign", "stage",
-    "score", "fit_score", "engagement_score", "buying_stage", "scored_at", "created_at",
+    "score", "fit_score", "engagement_score", "buying_stage", "created_at",
     "updated_at", "last_activity_at", "merged_into",
 ]  # fmt: skip
 

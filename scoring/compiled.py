@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -35,7 +35,7 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from leads.models import EventType
-from scoring import engine
+from scoring import counters, engine
 
 # Columns of leads_lead a rule may read, by the field's name (the same list as the engine's).
 _NUMERIC_COLUMNS = {"company_size", "budget"}
@@ -163,6 +163,30 @@ def _fade(rule: engine.Rule, age: str, sql: _Sql) -> str:
     return f"power(0.5::float8, {age} / {sql.param(float(seconds), '::float8')})"
 
 
+def _tallied_points(rule: engine.Rule, index: int, now: datetime, now_sql: str, sql: _Sql) -> str:
+    """A float8 expression: the rule's points before rounding and capping, from the lead's
+    tally (k.n: count, k.w: newest, k.f: faded sum relative to the newest)."""
+    points = f"{sql.param(rule.points)}::float8"
+    newest_age = f"greatest(extract(epoch FROM {now_sql} - k.w{index})::float8, 0)"
+    if not rule.per_occurrence:
+        return f"{points} * {_fade(rule, newest_age, sql)}"
+    if not rule.half_life_days:
+        return f"{points} * k.n{index}"
+    # The tally's sum holds for a moment after its newest event; events still to come
+    # (recorded with a time ahead of `now`) count at full weight, so such a lead is added
+    # up from its events, as the engine does. Rare, and only for that lead.
+    age = f"greatest(extract(epoch FROM {now_sql} - e.occurred_at)::float8, 0)"
+    from_events = (
+        f"(SELECT sum({points} * {_fade(rule, age, sql)}) FROM (SELECT e.type, "
+        "lower(e.url) AS url, e.occurred_at FROM leads_event e WHERE e.lead_id = k.lead_id) e "
+        f"WHERE {_counted(rule, now, sql)})"
+    )
+    return (
+        f"(CASE WHEN k.w{index} <= {now_sql} "
+        f"THEN {points} * (k.f{index} * {_fade(rule, newest_age, sql)}) ELSE {from_events} END)"
+    )
+
+
 def _lead_filter(
     lead_ids: Sequence[int] | None, id_range: tuple[int, int] | None, column: str, sql: _Sql
 ) -> str:  # noqa: E501
@@ -181,12 +205,17 @@ def score_query(
     lead_ids: Sequence[int] | None = None,
     id_range: tuple[int, int] | None = None,
     profiling_purposes: Sequence[int] = (),
+    tallies: Mapping[int, int] | None = None,
 ) -> tuple[str, dict]:
     """SQL selecting, per active lead of `lead_ids` or `id_range` (both ends included; all
     leads when neither is given), what `engine.score_lead` gives at `now`.
 
     With `profiling_purposes` (ids of the purposes profiling is done on consent for) only
     the events of a lead holding a current grant of one of them count, as `may_profile`.
+
+    `tallies` (from `counters.prepare`: rule position -> EventCounter id) lets engagement
+    rules without a window read the lead's tally instead of its raw events; the others read
+    raw events, of their types, within the longest of their windows.
 
     Columns: id, stage, points (the stored JSON list), fit, engagement, total, is_lead,
     qualifies (as MQL), buying_stage, named_met (criteria counting towards MQL met).
@@ -197,7 +226,14 @@ def score_query(
     aggregates: list[str] = []
     met: list[str] = []
     points: list[str] = []
-    engagement = [rule for rule in rules.rules if rule.kind == "engagement"]
+    tallies = tallies or {}
+    # Engagement rules reading raw events (the rest read their tally).
+    engagement = [
+        rule
+        for index, rule in enumerate(rules.rules)
+        if rule.kind == "engagement" and index not in tallies
+    ]
+    tally_columns: list[str] = []
 
     lead_filter = _lead_filter(lead_ids, id_range, "l.id", sql)
     for index, rule in enumerate(rules.rules):
@@ -216,6 +252,13 @@ def score_query(
     for index, rule in enumerate(rules.rules):
         if rule.kind != "engagement":
             continue
+        if index in tallies:
+            counter = sql.param(tallies[index], "::bigint")
+            for column, name in (("count", "n"), ("newest", "w"), ("faded", "f")):
+                tally_columns.append(
+                    f"max(k.{column}) FILTER (WHERE k.counter_id = {counter}) AS {name}{index}"
+                )
+            continue
         condition = _counted(rule, now, sql)
         engagement_filters.append(condition)
         aggregates.append(f"count(*) FILTER (WHERE {condition}) AS n{index}")
@@ -227,7 +270,19 @@ def score_query(
 
     # Per rule: whether it is met (m) and its points (p).
     for index, rule in enumerate(rules.rules):
-        if rule.kind == "engagement":
+        if rule.kind == "engagement" and index in tallies:
+            needed = max(rule.min_count, 1)
+            count = f"coalesce(k.n{index}, 0)"
+            met.append(f"({count} >= {sql.param(needed)}) AS m{index}")
+            raw = _tallied_points(rule, index, now, now_sql, sql)
+            if rule.per_occurrence and rule.cap is not None:
+                cap = sql.param(float(rule.cap), "::float8")
+                raw = f"greatest(least({raw}, {cap}), -{cap})"
+            points.append(
+                f"(CASE WHEN {count} >= {sql.param(needed)} "
+                f"THEN floor({raw} + 0.5)::int ELSE 0 END) AS p{index}"
+            )
+        elif rule.kind == "engagement":
             needed = max(rule.min_count, 1)
             met.append(f"(coalesce(a.n{index}, 0) >= {sql.param(needed)}) AS m{index}")
             if rule.per_occurrence:
@@ -307,6 +362,17 @@ def score_query(
             join += " AND t.may_profile"
     else:
         events, join = "", ""
+    if tally_columns:
+        tally_filter = _lead_filter(lead_ids, id_range, "k.lead_id", sql)
+        counter_ids = sql.param(sorted(set(tallies.values())), "::bigint[]")
+        events += f"""
+    , tally AS (
+        SELECT k.lead_id, {", ".join(tally_columns)} FROM scoring_leadcounter k
+        WHERE {tally_filter} AND k.counter_id = ANY({counter_ids}) GROUP BY k.lead_id
+    )"""
+        join += " LEFT JOIN tally k ON k.lead_id = t.id"
+        if profiling_purposes:
+            join += " AND t.may_profile"
     query = f"""
     WITH target AS (
         SELECT l.id, l.stage{fit_select} FROM leads_lead l
@@ -352,9 +418,15 @@ def score_leads(
     id_range: tuple[int, int] | None = None,
     profiling_purposes: Sequence[int] = (),
 ) -> dict[int, CompiledScore]:
-    """The scores `score_query` gives, by lead id, without writing anything (a preview)."""
+    """The scores `score_query` gives, by lead id, without writing any (a preview; it may
+    register a new kind of event tally, see counters.prepare)."""
     query, params = score_query(
-        rules, now, lead_ids=lead_ids, id_range=id_range, profiling_purposes=profiling_purposes
+        rules,
+        now,
+        lead_ids=lead_ids,
+        id_range=id_range,
+        profiling_purposes=profiling_purposes,
+        tallies=counters.prepare(rules),
     )
     with connection.cursor() as cursor:
         cursor.execute(query, params)
@@ -413,15 +485,24 @@ WITH scored AS ({score_query}
                 THEN (ARRAY['contact', 'lead', 'mql'])[m.there + 1] END AS new_stage
     FROM moves m
 ), updated AS (
+    -- Only the leads whose score or stage changes: a lead's row has many indexes.
     UPDATE leads_lead l
     SET score = t.total, fit_score = t.fit, engagement_score = t.engagement,
-        score_points = t.points, scored_version = %(version_number)s,
-        buying_stage = t.buying_stage, scored_at = %(now)s,
+        buying_stage = t.buying_stage,
         stage = coalesce(t.new_stage, l.stage),
         updated_at = CASE WHEN t.new_stage IS NULL THEN l.updated_at ELSE %(now)s END
     FROM targets t
     WHERE l.id = t.id AND {lead_filter}
+      AND (t.new_stage IS NOT NULL
+           OR (l.score, l.fit_score, l.engagement_score, l.buying_stage)
+              IS DISTINCT FROM (t.total, t.fit, t.engagement, t.buying_stage))
     RETURNING l.id
+), breakdown AS (
+    INSERT INTO scoring_leadscore AS s (lead_id, version, points, scored_at)
+    SELECT t.id, %(version_number)s, t.points, %(now)s FROM targets t
+    ON CONFLICT (lead_id) DO UPDATE
+    SET version = EXCLUDED.version, points = EXCLUDED.points, scored_at = EXCLUDED.scored_at
+    RETURNING 1
 ), recorded AS (
     INSERT INTO scoring_stagetransition
         (lead_id, from_stage, to_stage, actor_id, reason, details, score, criteria_version_id,
@@ -473,7 +554,12 @@ def rescore_range(
     lock = _Sql(prefix="lock")
     lead_filter = _lead_filter(lead_ids, id_range, "l.id", lock)
     query, params = score_query(
-        rules, now, lead_ids=lead_ids, id_range=id_range, profiling_purposes=profiling_purposes
+        rules,
+        now,
+        lead_ids=lead_ids,
+        id_range=id_range,
+        profiling_purposes=profiling_purposes,
+        tallies=counters.prepare(rules),
     )
     params = {
         **params,

@@ -63,6 +63,42 @@ class StageTransition(models.Model):
         super().save(*args, **kwargs)
 
 
+class LeadScoreQuerySet(models.QuerySet):
+    def for_lead(self, lead_id: int) -> "LeadScore | None":
+        return self.filter(lead_id=lead_id).first()
+
+
+class LeadScore(models.Model):
+    """A lead's last scoring: the criteria version, the points each of its criteria gave (in
+    the version's order; the explanation is read from them) and when.
+
+    Kept apart from the lead's row: every full re-score rewrites this for every lead, and a
+    narrow row with room on its page (fillfactor 50, migration 0009) is rewritten in place,
+    while the lead's wide row has fourteen indexes to update. The lead's row holds what
+    lists sort and filter on (score, subtotals, buying stage), written only when it changes.
+    """
+
+    lead = models.OneToOneField(
+        Lead,
+        verbose_name=_("lead"),
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="scoring",
+    )
+    version = models.PositiveIntegerField(_("scored with version"))
+    points = models.JSONField(_("points per criterion"), default=list)
+    scored_at = models.DateTimeField(_("scored"))
+
+    objects = LeadScoreQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("lead score")
+        verbose_name_plural = _("lead scores")
+
+    def __str__(self) -> str:
+        return f"{self.lead_id}: v{self.version}"
+
+
 # --- Qualification criteria, versioned -----------------------------------------------------
 
 
@@ -358,3 +394,60 @@ class ImpactPreview(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version}: {self.requested_at:%Y-%m-%d %H:%M}"
+
+
+class EventCounter(models.Model):
+    """One kind of event tallied per lead as events arrive, so a full re-score reads one
+    row per lead and kind instead of every raw event (scoring/counters.py keeps them).
+
+    A kind is what an engagement criterion without a window counts: the event type ('' is
+    every type but captures), the text its URL contains (lower-cased) and, for points per
+    occurrence that fade, the half-life. Criteria of several versions share a kind.
+    """
+
+    event_type = models.CharField(_("event type"), max_length=32, blank=True)
+    url_contains = models.CharField(_("URL contains"), max_length=200, blank=True)
+    # 0: no faded sum kept (the criterion does not add up faded points).
+    half_life_days = models.PositiveSmallIntegerField(_("half-life in days"), default=0)
+    # Events up to this id were there before the database tallied this kind by itself; the
+    # backfill counts them. NULL once it did.
+    backfill_up_to = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("event counter")
+        verbose_name_plural = _("event counters")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event_type", "url_contains", "half_life_days"], name="one_counter_per_kind"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type or '*'} {self.url_contains} {self.half_life_days}"
+
+    @property
+    def is_ready(self) -> bool:
+        return self.backfill_up_to is None
+
+
+class LeadCounter(models.Model):
+    """A lead's tally of one kind of event: how many, the newest, and the sum over them of
+    0.5^((newest - occurred_at) / half-life), so the faded points at any later moment are
+    one multiplication away. Written by database triggers on leads_event only."""
+
+    pk = models.CompositePrimaryKey("lead_id", "counter")
+    # A plain id, not a relation: merging leads moves the events, and the triggers move
+    # their tallies; deleting a lead deletes its events, and with them these rows.
+    lead_id = models.BigIntegerField()
+    counter = models.ForeignKey(EventCounter, on_delete=models.CASCADE, related_name="+")
+    count = models.BigIntegerField(default=0)
+    newest = models.DateTimeField()
+    faded = models.FloatField(default=0.0)
+
+    class Meta:
+        verbose_name = _("lead event tally")
+        verbose_name_plural = _("lead event tallies")
+
+    def __str__(self) -> str:
+        return f"{self.lead_id}/{self.counter_id}: {self.count}"

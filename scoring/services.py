@@ -19,9 +19,10 @@ from consent.models import LegalBasis, Purpose
 from consent.services import consent_status
 from leads.models import Event, EventType, Lead, Stage
 from outbox.services import request_task
-from scoring import engine
+from scoring import counters, engine
 from scoring.models import (
     CriteriaVersion,
+    LeadScore,
     LossReason,
     RejectionReason,
     RescoreRun,
@@ -477,14 +478,17 @@ def rescore_lead(
             now,
             may_profile=may_profile(lead_id),
         )
-        Lead.objects.filter(pk=lead_id).update(
-            score=score.total,
-            fit_score=score.fit,
-            engagement_score=score.engagement,
-            score_points=score.points,
-            scored_version=score.version,
-            buying_stage=score.buying_stage,
-            scored_at=now,
+        scores = {
+            "score": score.total,
+            "fit_score": score.fit,
+            "engagement_score": score.engagement,
+            "buying_stage": score.buying_stage,
+        }
+        if any(getattr(lead, name) != value for name, value in scores.items()):
+            Lead.objects.filter(pk=lead_id).update(**scores)
+        LeadScore.objects.update_or_create(
+            lead_id=lead_id,
+            defaults={"version": score.version, "points": score.points, "scored_at": now},
         )
         from_stage = lead.stage
         for stage in engine.earned_stages(from_stage, score, downgrade=rules.downgrade_on_decay):
@@ -526,13 +530,14 @@ def automatic_reason(
 def explanation(lead: Lead) -> dict | None:
     """The stored score of a lead, criterion by criterion: what matched and its points, the
     fit and engagement subtotals and the version. None when the lead was never scored."""
-    if lead.scored_version is None:
+    stored = LeadScore.objects.for_lead(lead.pk)
+    if stored is None:
         return None
-    version = CriteriaVersion.objects.filter(number=lead.scored_version).first()
+    version = CriteriaVersion.objects.filter(number=stored.version).first()
     if version is None:
         return None
     rules = rules_of(version)
-    points = list(lead.score_points or [])
+    points = list(stored.points or [])
     lines = []
     for position, rule in enumerate(rules.rules):
         value = points[position] if position < len(points) else 0
@@ -553,7 +558,7 @@ def explanation(lead: Lead) -> dict | None:
         "fit": lead.fit_score,
         "engagement": lead.engagement_score,
         "buying_stage": lead.buying_stage,
-        "scored_at": lead.scored_at,
+        "scored_at": stored.scored_at,
         "lines": lines,
     }
 
@@ -622,7 +627,19 @@ def publish(*, version: CriteriaVersion, actor) -> RescoreRun:
     return run
 
 
-RESCORE_CHUNK = 2_000
+# Leads per transaction of a full re-score: progress moves every second or so.
+RESCORE_CHUNK = 20_000
+
+
+def prepare_rescore(*, run_id: int) -> None:
+    """Have the event tallies the run's version reads ready before its chunks start:
+    registering a new kind holds event writers back for a moment, which inside a chunk's
+    transaction would last the whole chunk (see scoring/counters.py)."""
+    if connection.vendor != "postgresql":
+        return
+    run = RescoreRun.objects.select_related("version").get(pk=run_id)
+    if run.finished_at is None:
+        counters.prepare(rules_of(run.version))
 
 
 def rescore_chunk(*, run_id: int, now: datetime | None = None) -> bool:
@@ -641,26 +658,33 @@ def rescore_chunk(*, run_id: int, now: datetime | None = None) -> bool:
             run.finished_at = now
             run.save(update_fields=["finished_at"])
             return False
-        ids = list(
-            Lead.objects.active()
-            .filter(pk__gt=run.last_lead_id)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:RESCORE_CHUNK]
-        )
-        if not ids:
+        ahead = Lead.objects.active().filter(pk__gt=run.last_lead_id).order_by("pk")
+        first = ahead.values_list("pk", flat=True).first()
+        if first is None:
             run.finished_at = now
             run.save(update_fields=["finished_at"])
             return False
-        moved = rescore_leads(lead_ids=ids, version=run.version, now=now)
-        run.last_lead_id = ids[-1]
-        run.done += len(ids)
+        # A range of ids, not a list: the database walks the leads' rows, tallies and events
+        # in id order.
+        ids = ahead.values_list("pk", flat=True)
+        last = next(iter(ids[RESCORE_CHUNK - 1 : RESCORE_CHUNK]), None) or ids.last()
+        moved = rescore_leads(id_range=(first, last), version=run.version, now=now)
+        run.last_lead_id = last
+        run.done += ahead.filter(pk__lte=last).count()
         run.moved += moved
         run.save(update_fields=["last_lead_id", "done", "moved"])
     return True
 
 
-def rescore_leads(*, lead_ids: list[int], version: CriteriaVersion, now: datetime) -> int:
-    """Score these leads with `version`; returns how many changed stage.
+def rescore_leads(
+    *,
+    version: CriteriaVersion,
+    now: datetime,
+    lead_ids: list[int] | None = None,
+    id_range: tuple[int, int] | None = None,
+) -> int:
+    """Score these leads (`lead_ids`, or the active leads of `id_range`, both ends included)
+    with `version`; returns how many changed stage.
 
     On PostgreSQL in one set-based statement (scoring/compiled.py, held equal to the engine
     by property tests); elsewhere one lead at a time through the engine.
@@ -673,7 +697,13 @@ def rescore_leads(*, lead_ids: list[int], version: CriteriaVersion, now: datetim
             version_id=version.pk,
             now=now,
             lead_ids=lead_ids,
+            id_range=id_range,
             profiling_purposes=profiling_purposes(),
+        )
+    if lead_ids is None:
+        low, high = id_range
+        lead_ids = list(
+            Lead.objects.active().filter(pk__range=(low, high)).values_list("pk", flat=True)
         )
     before = dict(Lead.objects.filter(pk__in=lead_ids).values_list("pk", "stage"))
     for lead_id in lead_ids:

@@ -11,6 +11,7 @@ def rescore_lead_task(lead_id: int) -> None:
 @shared_task
 def rescore_all_task(run_id: int) -> None:
     """Score every lead for a re-score run, chunk by chunk; safe to run twice or to resume."""
+    services.prepare_rescore(run_id=run_id)
     while services.rescore_chunk(run_id=run_id):
         pass
 

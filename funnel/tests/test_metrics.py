@@ -206,10 +206,12 @@ def test_rejections_by_reason_source_and_criterion():
             version=version, position=position, kind=CriterionKind.FIT, name=name, points=10
         )
     now = timezone.now()
-    a = LeadFactory(stage=Stage.NURTURE, source=Source.WEB_FORM, scored_version=1,
-                    score_points=[10, 0, 5])  # fmt: skip
-    b = LeadFactory(stage=Stage.DISQUALIFIED, source=Source.EVENT, scored_version=1,
-                    score_points=[10, 0, 0])  # fmt: skip
+    from scoring.models import LeadScore
+
+    a = LeadFactory(stage=Stage.NURTURE, source=Source.WEB_FORM)
+    LeadScore.objects.create(lead=a, version=1, points=[10, 0, 5], scored_at=now)
+    b = LeadFactory(stage=Stage.DISQUALIFIED, source=Source.EVENT)
+    LeadScore.objects.create(lead=b, version=1, points=[10, 0, 0], scored_at=now)
     c = LeadFactory(stage=Stage.NURTURE, source=Source.EVENT)
     _rejected(a, "no_budget", at=now - timedelta(days=2))
     _rejected(b, "no_budget", at=now - timedelta(days=3), to=Stage.DISQUALIFIED)

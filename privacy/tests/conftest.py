@@ -19,7 +19,7 @@ from leads.models import EventType, Lead, OwnerChange, Stage
 from leads.services.merge import merge_leads
 from leads.tests.factories import EventFactory, LeadFactory
 from scoring import services as scoring_services
-from scoring.models import ImpactPreview, StageTransition, VersionStatus
+from scoring.models import ImpactPreview, LeadScore, StageTransition, VersionStatus
 from scoring.tests.factories import CriteriaVersionFactory, CriterionFactory
 
 EMAIL = "quirijntje.zwartvelderink@voorbeeld.nl"
@@ -124,8 +124,9 @@ def person(db, admin_user, sales_rep, media, monkeypatch) -> Person:
 
     version = CriteriaVersionFactory(status=VersionStatus.PUBLISHED)
     CriterionFactory(version=version, name="Pricing page visited", points=20)
-    Lead.objects.filter(pk=lead.pk).update(
-        scored_version=version.number, score_points=[20], score=20, fit_score=20
+    Lead.objects.filter(pk=lead.pk).update(score=20, fit_score=20)
+    LeadScore.objects.create(
+        lead=lead, version=version.number, points=[20], scored_at=timezone.now()
     )
     StageTransition.objects.create(
         lead=lead,

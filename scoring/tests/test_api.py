@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from leads.models import Lead, Stage
 from leads.tests.factories import LeadFactory
 from scoring import services
-from scoring.models import CriterionKind, StageTransition, VersionStatus
+from scoring.models import CriterionKind, LeadScore, StageTransition, VersionStatus
 from scoring.tests.factories import CriteriaVersionFactory, CriterionFactory
 
 pytestmark = pytest.mark.django_db
@@ -82,10 +82,10 @@ def _scored_lead() -> Lead:
         score=10,
         fit_score=-10,
         engagement_score=20,
-        score_points=[1, 20, -10, 0],
-        scored_version=version.number,
         buying_stage="consideration",
-        scored_at=timezone.now(),
+    )
+    LeadScore.objects.create(
+        lead=lead, version=version.number, points=[1, 20, -10, 0], scored_at=timezone.now()
     )
     return lead
 
@@ -100,7 +100,7 @@ def test_the_score_lists_every_criterion_with_its_points_and_the_subtotals(alice
 
     assert body["scored"] is True
     assert (body["score"], body["fit"], body["engagement"]) == (10, -10, 20)
-    assert body["version"] == Lead.objects.get(pk=lead.pk).scored_version
+    assert body["version"] == LeadScore.objects.get(lead=lead).version
     assert body["buying_stage"] == "consideration"
     assert body["scored_at"]
     assert body["criteria"] == [

@@ -142,8 +142,8 @@ def stored(lead_ids: list[int]) -> tuple[list, list]:
         Lead.objects.filter(pk__in=lead_ids)
         .order_by("pk")
         .values_list(
-            "pk", "score", "fit_score", "engagement_score", "score_points", "scored_version",
-            "buying_stage", "scored_at", "stage",
+            "pk", "score", "fit_score", "engagement_score", "scoring__points", "scoring__version",
+            "buying_stage", "scoring__scored_at", "stage",
         )
     )  # fmt: skip
     moves = list(
@@ -252,10 +252,10 @@ def test_a_contact_reaching_the_threshold_goes_to_lead_then_mql_with_both_moves_
     eva.refresh_from_db()
     jan.refresh_from_db()
     assert moved == 1
-    assert (eva.score, eva.stage, eva.score_points, eva.buying_stage) == (
+    assert (eva.score, eva.stage, eva.scoring.points, eva.buying_stage) == (
         75, Stage.MQL, [1, 15, 20, 40], "purchase",
     )  # fmt: skip
-    assert (jan.score, jan.stage, jan.score_points) == (15, Stage.CONTACT, [0, 15, 0, 0])
+    assert (jan.score, jan.stage, jan.scoring.points) == (15, Stage.CONTACT, [0, 15, 0, 0])
     moves = list(StageTransition.objects.filter(lead=eva).order_by("id"))
     assert [(m.from_stage, m.to_stage, m.score) for m in moves] == [
         ("contact", "lead", 75), ("lead", "mql", 75),
@@ -283,7 +283,7 @@ def test_an_admins_value_with_quotes_and_percent_signs_is_data_not_sql():
     )
 
     odd.refresh_from_db()
-    assert (odd.score, odd.score_points, odd.stage) == (13, [10, 3], Stage.MQL)
+    assert (odd.score, odd.scoring.points, odd.stage) == (13, [10, 3], Stage.MQL)
     assert Criterion.objects.filter(version=version).count() == 2
 
 

@@ -178,12 +178,12 @@ def test_before_anything_is_published_there_is_no_backtest_to_compare_with(leads
 def test_preview_saves_nothing(leads):
     active_version()
     draft = draft_version()
-    before = list(Lead.objects.order_by("pk").values_list("stage", "score", "scored_version"))
+    before = list(Lead.objects.order_by("pk").values_list("stage", "score", "scoring__version"))
     transitions = StageTransition.objects.count()
 
     preview_impact(draft, now=NOW)
 
-    after = list(Lead.objects.order_by("pk").values_list("stage", "score", "scored_version"))
+    after = list(Lead.objects.order_by("pk").values_list("stage", "score", "scoring__version"))
     assert after == before
     assert StageTransition.objects.count() == transitions
 

@@ -9,7 +9,7 @@ from leads.models import EventType, Lead, Stage
 from leads.tests.factories import EventFactory, LeadFactory
 from outbox.models import OutboxMessage
 from scoring import services
-from scoring.models import CriterionKind, RescoreRun, StageTransition, VersionStatus
+from scoring.models import CriterionKind, LeadScore, RescoreRun, StageTransition, VersionStatus
 from scoring.tests.factories import CriteriaVersionFactory, CriterionFactory
 
 pytestmark = pytest.mark.django_db
@@ -57,8 +57,8 @@ def test_a_lead_meeting_the_threshold_becomes_mql_with_its_reasons_recorded():
 
     lead.refresh_from_db()
     assert (score.fit, score.engagement, score.total) == (15, 60, 75)
-    assert (lead.score, lead.stage, lead.scored_version) == (75, Stage.MQL, version.number)
-    assert lead.score_points == [1, 15, 20, 40]
+    assert (lead.score, lead.stage, lead.scoring.version) == (75, Stage.MQL, version.number)
+    assert lead.scoring.points == [1, 15, 20, 40]
     assert lead.buying_stage == "purchase"
     moves = list(StageTransition.objects.filter(lead=lead).order_by("id"))
     assert [(m.from_stage, m.to_stage) for m in moves] == [("contact", "lead"), ("lead", "mql")]
@@ -112,7 +112,8 @@ def test_before_anything_is_published_scoring_leaves_leads_alone():
 
     assert services.rescore_lead(lead_id=lead.pk) is None
     lead.refresh_from_db()
-    assert (lead.stage, lead.scored_version) == (Stage.CONTACT, None)
+    assert lead.stage == Stage.CONTACT
+    assert not LeadScore.objects.filter(lead=lead).exists()
 
 
 def test_the_nightly_run_lets_engagement_fade_and_may_move_leads_back():
@@ -141,3 +142,27 @@ def test_a_burst_of_requests_is_scored_in_one_batch_task():
     rescore_leads_task([lead.pk for lead in leads] + [leads[0].pk])
 
     assert set(Lead.objects.values_list("stage", "score")) == {(Stage.MQL, 15)}
+
+
+def test_a_full_rescore_goes_chunk_by_chunk_over_ranges_of_ids(admin_user, monkeypatch):
+    monkeypatch.setattr(services, "RESCORE_CHUNK", 2)
+    published_version(mql_threshold=1000)
+    leads = [LeadFactory(stage=Stage.CONTACT, is_decision_maker=True) for _ in range(5)]
+    # A merged-away lead inside a chunk's range is neither scored nor counted.
+    LeadFactory(stage=Stage.CONTACT, merged_into=leads[0])
+    leads.append(LeadFactory(stage=Stage.CONTACT, is_decision_maker=True))
+    draft = services.start_draft(actor=admin_user)
+    draft.mql_threshold = 15
+    draft.save()
+    run = services.publish(version=draft, actor=admin_user)
+
+    chunks = 0
+    while services.rescore_chunk(run_id=run.pk):
+        chunks += 1
+        run.refresh_from_db()
+        assert run.done == min(2 * chunks, 6)
+
+    run.refresh_from_db()
+    assert (chunks, run.done, run.total, run.moved) == (3, 6, 6, 6)
+    assert LeadScore.objects.filter(version=draft.number).count() == 6
+    assert set(Lead.objects.active().values_list("stage", flat=True)) == {Stage.MQL}

@@ -10,7 +10,7 @@ from django.utils import timezone
 from leads.models import Lead, Stage
 from leads.tests.factories import LeadFactory
 from scoring import services
-from scoring.models import CriterionKind, VersionStatus
+from scoring.models import CriterionKind, LeadScore, VersionStatus
 from scoring.templatetags import scoring_tags
 from scoring.tests.factories import CriteriaVersionFactory, CriterionFactory
 
@@ -38,8 +38,9 @@ def _scored(points: list[int], *, names: list[tuple[str, str]], **scores) -> Lea
     for name, kind in names:
         CriterionFactory(version=version, kind=kind, name=name)
     lead = LeadFactory(stage=Stage.MQL)
-    Lead.objects.filter(pk=lead.pk).update(
-        score_points=points, scored_version=version.number, scored_at=timezone.now(), **scores
+    Lead.objects.filter(pk=lead.pk).update(**scores)
+    LeadScore.objects.create(
+        lead=lead, version=version.number, points=points, scored_at=timezone.now()
     )
     return Lead.objects.get(pk=lead.pk)
 
@@ -72,7 +73,7 @@ def test_each_criterion_that_gave_points_has_a_line_and_lead_rules_say_met_or_no
         "Not a giveaway: not met",
     ]
     assert "Company size fits" not in html
-    assert f"Criteria version {lead.scored_version}" in html
+    assert f"Criteria version {lead.scoring.version}" in html
     assert ">10<" in html and ">-10<" in html and ">20<" in html
     assert "Consideration" in html
     assert "Not scored yet" not in html
@@ -97,7 +98,7 @@ def test_without_a_criteria_page_the_version_is_plain_text(monkeypatch):
     monkeypatch.setattr(scoring_tags, "reverse", no_page)
     html = _render(lead)
 
-    assert f"Criteria version {lead.scored_version}" in html
+    assert f"Criteria version {lead.scoring.version}" in html
     assert "<a href" not in html
 
 

@@ -1,0 +1,149 @@
+"""The triggers that keep scoring_leadcounter in step with leads_event (scoring/counters.py).
+
+PostgreSQL only: the set-based re-score that reads the tallies is PostgreSQL's too. The
+statements are written out here, not imported, so this migration stays what it was.
+"""
+
+from django.db import migrations
+
+MERGE = """
+WITH matched AS (
+    SELECT e.lead_id, c.id AS counter_id, c.half_life_days, e.occurred_at,
+           max(e.occurred_at) OVER (PARTITION BY e.lead_id, c.id) AS newest
+    FROM {events} e
+    JOIN scoring_eventcounter c
+      ON (c.event_type = e.type OR (c.event_type = '' AND e.type <> 'capture'))
+     AND (c.url_contains = '' OR strpos(lower(e.url), c.url_contains) > 0)
+    WHERE {counters}
+)
+INSERT INTO scoring_leadcounter AS lc (lead_id, counter_id, count, newest, faded)
+SELECT m.lead_id, m.counter_id, count(*), max(m.newest),
+       coalesce(sum(power(0.5::float8, extract(epoch FROM m.newest - m.occurred_at)::float8
+                          / (m.half_life_days * 86400)::float8))
+                FILTER (WHERE m.half_life_days > 0), 0)
+FROM matched m
+GROUP BY m.lead_id, m.counter_id
+ON CONFLICT (lead_id, counter_id) DO UPDATE SET
+    count = lc.count + EXCLUDED.count,
+    newest = greatest(lc.newest, EXCLUDED.newest),
+    faded = scoring_merge_faded(lc.faded, lc.newest, EXCLUDED.faded, EXCLUDED.newest,
+        (SELECT c.half_life_days FROM scoring_eventcounter c WHERE c.id = lc.counter_id))
+"""
+
+RECOUNT_EVENTS = (
+    "(SELECT e.id, e.lead_id, e.type, e.url, e.occurred_at FROM leads_event e "
+    "WHERE e.lead_id = ANY(lead_ids))"
+)
+
+BACKFILL_EVENTS = (
+    "(SELECT e.id, e.lead_id, e.type, e.url, e.occurred_at FROM leads_event e "
+    "WHERE e.id <= up_to AND (kind_type = '' OR e.type = kind_type))"
+)
+
+CREATE = f"""
+-- Two faded sums, each relative to its own newest event, as one relative to the newer.
+-- power(0.5, x >= 0) and not power(2, -x): PostgreSQL's power() reports an underflow
+-- of the second as an error, and returns 0 for the first, as Python does.
+CREATE FUNCTION scoring_merge_faded(
+    faded_a float8, newest_a timestamptz, faded_b float8, newest_b timestamptz,
+    half_life_days integer
+) RETURNS float8 LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN half_life_days > 0 THEN
+        faded_a * power(0.5::float8, extract(epoch FROM greatest(newest_a, newest_b) - newest_a)
+                                     ::float8 / (half_life_days * 86400)::float8)
+      + faded_b * power(0.5::float8, extract(epoch FROM greatest(newest_a, newest_b) - newest_b)
+                                     ::float8 / (half_life_days * 86400)::float8)
+    ELSE 0 END
+$$;
+
+-- Count these leads' tallies again from the events they have now. A kind still being
+-- backfilled gets the events after its backfill's share only.
+CREATE FUNCTION scoring_recount_leads(lead_ids bigint[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock_shared({0x5C0E_C0DE});
+    DELETE FROM scoring_leadcounter WHERE lead_id = ANY(lead_ids);
+    {MERGE.format(events=RECOUNT_EVENTS,
+                  counters="c.backfill_up_to IS NULL OR e.id > c.backfill_up_to")};
+END
+$$;
+
+-- Tally the events that were there before the counter was registered; nothing once done.
+CREATE FUNCTION scoring_backfill_counter(counter bigint) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    kind_type text;
+    up_to bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock({0x5C0E_C0DE});
+    SELECT c.event_type, c.backfill_up_to INTO kind_type, up_to
+    FROM scoring_eventcounter c WHERE c.id = counter FOR UPDATE;
+    IF up_to IS NULL THEN
+        RETURN;
+    END IF;
+    {MERGE.format(events=BACKFILL_EVENTS, counters="c.id = counter")};
+    UPDATE scoring_eventcounter SET backfill_up_to = NULL WHERE id = counter;
+END
+$$;
+
+CREATE FUNCTION scoring_count_new_events() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    {MERGE.format(events="new_events", counters="TRUE")};
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION scoring_recount_deleted_events() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM scoring_recount_leads(ARRAY(SELECT DISTINCT lead_id FROM old_events));
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION scoring_recount_moved_events() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM scoring_recount_leads(ARRAY(
+        SELECT lead_id FROM old_events UNION SELECT lead_id FROM new_events));
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER scoring_count_new_events AFTER INSERT ON leads_event
+    REFERENCING NEW TABLE AS new_events
+    FOR EACH STATEMENT EXECUTE FUNCTION scoring_count_new_events();
+CREATE TRIGGER scoring_recount_deleted_events AFTER DELETE ON leads_event
+    REFERENCING OLD TABLE AS old_events
+    FOR EACH STATEMENT EXECUTE FUNCTION scoring_recount_deleted_events();
+CREATE TRIGGER scoring_recount_moved_events AFTER UPDATE ON leads_event
+    REFERENCING OLD TABLE AS old_events NEW TABLE AS new_events
+    FOR EACH STATEMENT EXECUTE FUNCTION scoring_recount_moved_events();
+"""
+
+DROP = """
+DROP TRIGGER IF EXISTS scoring_count_new_events ON leads_event;
+DROP TRIGGER IF EXISTS scoring_recount_deleted_events ON leads_event;
+DROP TRIGGER IF EXISTS scoring_recount_moved_events ON leads_event;
+DROP FUNCTION IF EXISTS scoring_count_new_events();
+DROP FUNCTION IF EXISTS scoring_recount_deleted_events();
+DROP FUNCTION IF EXISTS scoring_recount_moved_events();
+DROP FUNCTION IF EXISTS scoring_backfill_counter(bigint);
+DROP FUNCTION IF EXISTS scoring_recount_leads(bigint[]);
+DROP FUNCTION IF EXISTS scoring_merge_faded(float8, timestamptz, float8, timestamptz, integer);
+"""
+
+
+def create(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(CREATE)
+
+
+def drop(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(DROP)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("scoring", "0007_event_counters"),
+        ("leads", "0001_initial"),
+    ]
+
+    operations = [migrations.RunPython(create, drop)]
