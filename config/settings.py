@@ -336,6 +336,9 @@ LOGGING = {
 # Up to this many leads a draft's preview is worked out in the page request; beyond, in the
 # background while the page refreshes itself.
 SCORING_PREVIEW_INLINE_LEADS = env.int("SCORING_PREVIEW_INLINE_LEADS", default=50_000)
+# Database connections a full re-score works on at once, chunk by chunk (one per core the
+# database may use for it).
+RESCORE_CONNECTIONS = env.int("RESCORE_CONNECTIONS", default=2)
 LEADLADDER_DEMO_PASSWORD = env("DEMO_PASSWORD", default="leadladder-demo")
 # Absolute links in e-mails (invitations, signed data-subject links) start with this.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")

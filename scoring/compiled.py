@@ -8,9 +8,15 @@ says it again in SQL, so read the two side by side:
 - Fit and lead-definition rules become boolean expressions over the lead's columns. Text is
   compared lower-cased and stripped, lists and needles are prepared in Python and passed as
   parameters (never written into the SQL), patterns go to `~*`.
-- Engagement rules become aggregates over the lead's events, one FILTER per rule: a count, a
-  sum of faded points (per occurrence) and the age of the newest counted event (once).
-  Fading is `power(0.5, age / half-life)` in float8 on an age computed exactly (numeric
+- Engagement rules without a window read the lead's event tally (scoring/counters.py): the
+  count, the newest event, and for fading points per occurrence the sum of the events'
+  weights relative to the newest, times `power(0.5, age of the newest / half-life)`. A lead
+  with an event recorded ahead of `now` is added up from its events instead, as the engine
+  counts such an event in full.
+- Engagement rules with a window become aggregates over the lead's recent events, one
+  FILTER per rule: a count, a sum of faded points (per occurrence) and the age of the newest
+  counted event (once).
+- Fading is `power(0.5, age / half-life)` in float8 on an age computed exactly (numeric
   seconds), as Python computes it; rounding is floor(x + 0.5), once, at the end.
 
 Known limits (the engine's Python and PostgreSQL disagree, so the engine wins only when
@@ -18,8 +24,9 @@ these do not occur): text is stripped of ASCII whitespace only and lower-cased b
 database's collation; a text field compared with >= or <= counts as a number only in the
 plain decimal notation (1, -2.5, .5, 1e3), not with underscores, "Infinity" or non-ASCII
 digits; a pattern must mean the same to Python's `re` and PostgreSQL's regular expressions;
-a per-occurrence sum adds floats in the database's order, which can differ from Python's in
-the last bit (a change of the rounded points would need a sum within 1e-12 of n + 0.5).
+a per-occurrence sum adds floats in the database's order, and a tally's sum is re-based by
+multiplication, both of which can differ from Python's in the last bits (a change of the
+rounded points would need a sum within 1e-12 of n + 0.5).
 """
 
 from __future__ import annotations
@@ -88,7 +95,8 @@ def _holds(rule: engine.Rule, sql: _Sql) -> str:
     """A boolean expression, never NULL, true where `engine.rule_holds` is."""
     operator = rule.operator
     if operator in ("email_domain_in", "email_domain_not_in"):
-        after_at = "regexp_replace(coalesce(l.email, ''), '^.*@', '', 's')"
+        # The text after the last "@" (all of it without one), as str.rsplit("@", 1)[-1].
+        after_at = "reverse(split_part(reverse(coalesce(l.email, '')), '@', 1))"
         domain = f"lower(btrim({after_at}, {_WHITESPACE}))"
         held = f"({domain} = ANY({sql.param(rule.items, '::text[]')}))"
         return held if operator == "email_domain_in" else f"(NOT {held})"
@@ -339,13 +347,14 @@ def score_query(
     if profiling_purposes:
         # A current grant: no later record of the same purpose (the id breaks a tie, as in
         # consent_status()).
+        # A scalar subquery, not EXISTS: the planner may not turn it into a hash of every
+        # consent record, which costs a second for a chunk of leads.
         ids = sql.param(list(profiling_purposes), "::bigint[]")
         fit_columns.append(
-            "EXISTS (SELECT FROM consent_consentrecord c WHERE c.subject_id = l.id "
-            f"AND c.purpose_id = ANY({ids}) AND c.granted AND NOT EXISTS ("
-            "SELECT FROM consent_consentrecord w WHERE w.subject_id = c.subject_id "
-            "AND w.purpose_id = c.purpose_id AND (w.recorded_at, w.id) > (c.recorded_at, c.id)"
-            ")) AS may_profile"
+            "coalesce((SELECT bool_or(latest.granted) FROM ("
+            "SELECT DISTINCT ON (c.purpose_id) c.granted FROM consent_consentrecord c "
+            f"WHERE c.subject_id = l.id AND c.purpose_id = ANY({ids}) "
+            "ORDER BY c.purpose_id, c.recorded_at DESC, c.id DESC) latest), FALSE) AS may_profile"
         )
     fit_select = "".join(f", {column}" for column in fit_columns)
     if engagement:
@@ -374,7 +383,7 @@ def score_query(
         if profiling_purposes:
             join += " AND t.may_profile"
     query = f"""
-    WITH target AS (
+    WITH target AS MATERIALIZED (
         SELECT l.id, l.stage{fit_select} FROM leads_lead l
         WHERE {lead_filter} AND l.merged_into_id IS NULL
     ){events}, per_rule AS (
@@ -428,7 +437,8 @@ def score_leads(
         profiling_purposes=profiling_purposes,
         tallies=counters.prepare(rules),
     )
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")  # see rescore_range
         cursor.execute(query, params)
         rows = cursor.fetchall()
     return {
@@ -539,7 +549,8 @@ def rescore_range(
     profiling_purposes: Sequence[int] = (),
 ) -> int:
     """Score the active leads of `lead_ids` or `id_range` (both ends included) with `rules`,
-    set-based, store the scores with their points per criterion, and move them between
+    set-based, store the scores (the lead's row only where they change; the version, points
+    per criterion and time in scoring_leadscore for every lead), and move them between
     contact, lead and MQL as `engine.earned_stages` says, recording each move as
     `services.rescore_lead` would (no actor, the version, its reason, the new score).
 
@@ -571,8 +582,11 @@ def rescore_range(
         "threshold": rules.mql_threshold,
     }
     with transaction.atomic(), connection.cursor() as cursor:
-        # Sorting a large range's scores for the update in memory rather than on disk.
-        cursor.execute("SET LOCAL work_mem = '64MB'")
+        # Sorting a chunk's scores for the update in memory rather than on disk; and no
+        # JIT: the statement looks expensive to the planner (subqueries it never runs) and
+        # compiling it takes longer than running it.
+        cursor.execute("SET LOCAL work_mem = '16MB'")
+        cursor.execute("SET LOCAL jit = off")
         cursor.execute(
             f"SELECT l.id FROM leads_lead l WHERE {lead_filter} AND l.merged_into_id IS NULL "
             "ORDER BY l.id FOR NO KEY UPDATE",

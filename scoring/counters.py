@@ -55,10 +55,23 @@ def prepare(rules: engine.Rules) -> dict[int, int]:
     if missing:
         _register(missing)
         counters = _counters(kinds.values())
-    for counter in counters.values():
-        if not counter.is_ready:
-            backfill(counter.pk)
+    backfill([counter.pk for counter in counters.values() if not counter.is_ready])
     return {index: counters[kind].pk for index, kind in kinds.items()}
+
+
+def prune(keep: Iterable[engine.Rules]) -> int:
+    """Stop tallying the kinds of event none of these rule sets reads (the active version and
+    the draft), with their tallies: every kind costs each new event a little. Returns how
+    many kinds went."""
+    needed = {kind for rules in keep for rule in rules.rules if (kind := kind_of(rule))}
+    unused = [
+        counter.pk
+        for counter in EventCounter.objects.all()
+        if (counter.event_type, counter.url_contains, counter.half_life_days) not in needed
+    ]
+    if unused:
+        EventCounter.objects.filter(pk__in=unused).delete()
+    return len(unused)
 
 
 def _counters(kinds: Iterable[tuple[str, str, int]]) -> dict[tuple[str, str, int], EventCounter]:
@@ -87,12 +100,14 @@ def _register(kinds: set[tuple[str, str, int]]) -> None:
             )
 
 
-def backfill(counter_id: int) -> None:
-    """Tally the events that were there before the counter was registered (safe to repeat:
-    it does nothing once done). It shares a lock with the recount triggers, not with event
-    writers."""
+def backfill(counter_ids: list[int]) -> None:
+    """Tally the events that were there before these counters were registered, in one pass
+    (safe to repeat: it skips those done). It shares a lock with the recount triggers, not
+    with event writers."""
+    if not counter_ids:
+        return
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT scoring_backfill_counter(%s)", [counter_id])
+        cursor.execute("SELECT scoring_backfill_counters(%s::bigint[])", [counter_ids])
 
 
 def recount(lead_ids: list[int]) -> None:

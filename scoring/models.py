@@ -356,7 +356,11 @@ class RescoreRun(models.Model):
     total = models.PositiveIntegerField(_("leads"), default=0)
     done = models.PositiveIntegerField(_("scored"), default=0)
     moved = models.PositiveIntegerField(_("changed stage"), default=0)
+    # Leads up to here are handed out; the ranges [low, high] being scored, and those a
+    # worker that died left unfinished, scored again first by the next one.
     last_lead_id = models.BigIntegerField(default=0)
+    in_flight = models.JSONField(default=list, blank=True)
+    to_redo = models.JSONField(default=list, blank=True)
     started_at = models.DateTimeField(_("started"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 

@@ -632,48 +632,96 @@ RESCORE_CHUNK = 20_000
 
 
 def prepare_rescore(*, run_id: int) -> None:
-    """Have the event tallies the run's version reads ready before its chunks start:
-    registering a new kind holds event writers back for a moment, which inside a chunk's
-    transaction would last the whole chunk (see scoring/counters.py)."""
-    if connection.vendor != "postgresql":
-        return
-    run = RescoreRun.objects.select_related("version").get(pk=run_id)
-    if run.finished_at is None:
+    """Before a worker works a run: have the event tallies its version reads ready before the
+    chunks start (registering a new kind holds event writers back for a moment, which inside
+    a chunk's transaction would last the whole chunk; see scoring/counters.py), and take
+    back the ranges a worker that died left unfinished."""
+    with transaction.atomic():
+        run = RescoreRun.objects.select_for_update().select_related("version").get(pk=run_id)
+        if run.finished_at is not None:
+            return
+        if run.in_flight:
+            run.to_redo = [*run.in_flight, *run.to_redo]
+            run.in_flight = []
+            run.save(update_fields=["in_flight", "to_redo"])
+    if connection.vendor == "postgresql":
         counters.prepare(rules_of(run.version))
 
 
 def rescore_chunk(*, run_id: int, now: datetime | None = None) -> bool:
-    """Score the next chunk of leads of a re-score run; False when the run is finished.
+    """Score the next chunk of leads of a re-score run; False when there is none left.
 
-    Each chunk is one transaction holding the run's row, so two workers on the same run take
-    turns and a worker that dies loses only its unfinished chunk. A run whose version is no
+    Three short steps, so several workers (or connections of one) score chunks of the same
+    run at once: take a range of ids under the run's lock, score it in its own transaction,
+    then count it under the lock again. A worker that dies loses only its unfinished ranges,
+    which the next one scores again first (scoring is idempotent). A run whose version is no
     longer the active one stops: the newer version has its own run.
     """
     now = now or timezone.now()
+    claimed = _claim_range(run_id, now)
+    if claimed is None:
+        return False
+    version, id_range = claimed
+    moved = rescore_leads(id_range=id_range, version=version, now=now)
+    _finish_range(run_id, id_range, moved, now)
+    return True
+
+
+def _claim_range(run_id: int, now: datetime) -> tuple[CriteriaVersion, tuple[int, int]] | None:
     with transaction.atomic():
         run = RescoreRun.objects.select_for_update().select_related("version").get(pk=run_id)
         if run.finished_at is not None:
-            return False
+            return None
         if run.version.status != VersionStatus.PUBLISHED:
             run.finished_at = now
             run.save(update_fields=["finished_at"])
-            return False
-        ahead = Lead.objects.active().filter(pk__gt=run.last_lead_id).order_by("pk")
-        first = ahead.values_list("pk", flat=True).first()
-        if first is None:
-            run.finished_at = now
-            run.save(update_fields=["finished_at"])
-            return False
-        # A range of ids, not a list: the database walks the leads' rows, tallies and events
-        # in id order.
-        ids = ahead.values_list("pk", flat=True)
-        last = next(iter(ids[RESCORE_CHUNK - 1 : RESCORE_CHUNK]), None) or ids.last()
-        moved = rescore_leads(id_range=(first, last), version=run.version, now=now)
-        run.last_lead_id = last
-        run.done += ahead.filter(pk__lte=last).count()
+            return None
+        if run.to_redo:
+            low, high = run.to_redo.pop(0)
+        else:
+            ahead = Lead.objects.active().filter(pk__gt=run.last_lead_id).order_by("pk")
+            ids = ahead.values_list("pk", flat=True)
+            low = ids.first()
+            if low is None:
+                _finish_run(run, now)
+                return None
+            # A range of ids, not a list: the database walks the leads' rows, tallies and
+            # events in id order.
+            high = next(iter(ids[RESCORE_CHUNK - 1 : RESCORE_CHUNK]), None) or ids.last()
+            run.last_lead_id = high
+        run.in_flight = [*run.in_flight, [low, high]]
+        run.save(update_fields=["last_lead_id", "in_flight", "to_redo"])
+    return run.version, (low, high)
+
+
+def _finish_range(run_id: int, id_range: tuple[int, int], moved: int, now: datetime) -> None:
+    with transaction.atomic():
+        run = RescoreRun.objects.select_for_update().select_related("version").get(pk=run_id)
+        if list(id_range) not in run.in_flight:
+            return  # scored twice (taken back by a second worker): counted once
+        run.in_flight = [span for span in run.in_flight if span != list(id_range)]
+        low, high = id_range
+        run.done += Lead.objects.active().filter(pk__range=(low, high)).count()
         run.moved += moved
-        run.save(update_fields=["last_lead_id", "done", "moved"])
-    return True
+        run.save(update_fields=["in_flight", "done", "moved"])
+        if not run.in_flight and not run.to_redo:
+            nothing_ahead = not Lead.objects.active().filter(pk__gt=run.last_lead_id).exists()
+            if nothing_ahead:
+                _finish_run(run, now)
+
+
+def _finish_run(run: RescoreRun, now: datetime) -> None:
+    """Mark the run finished (its range handed out and scored), and stop tallying kinds of
+    event neither the active version nor the draft reads."""
+    if run.in_flight or run.to_redo:
+        return  # another worker is still scoring; it finishes the run
+    run.finished_at = now
+    run.save(update_fields=["finished_at"])
+    if connection.vendor == "postgresql":
+        versions = CriteriaVersion.objects.filter(
+            status__in=[VersionStatus.PUBLISHED, VersionStatus.DRAFT]
+        )
+        counters.prune(rules_of(version) for version in versions)
 
 
 def rescore_leads(

@@ -1,4 +1,8 @@
+from concurrent.futures import ThreadPoolExecutor
+
 from celery import shared_task
+from django.conf import settings
+from django.db import connection
 
 from scoring import services
 
@@ -10,10 +14,27 @@ def rescore_lead_task(lead_id: int) -> None:
 
 @shared_task
 def rescore_all_task(run_id: int) -> None:
-    """Score every lead for a re-score run, chunk by chunk; safe to run twice or to resume."""
+    """Score every lead for a re-score run, chunk by chunk, on RESCORE_CONNECTIONS database
+    connections at once; safe to run twice or to resume."""
     services.prepare_rescore(run_id=run_id)
-    while services.rescore_chunk(run_id=run_id):
-        pass
+    connections = settings.RESCORE_CONNECTIONS
+    # Inside a transaction (tests, an eager task in a request) other connections would not
+    # see its rows; SQLite writes one at a time anyway.
+    if connections <= 1 or connection.vendor != "postgresql" or connection.in_atomic_block:
+        _work_run(run_id, close=False)
+        return
+    with ThreadPoolExecutor(max_workers=connections) as pool:
+        for finished in [pool.submit(_work_run, run_id) for _ in range(connections)]:
+            finished.result()
+
+
+def _work_run(run_id: int, *, close: bool = True) -> None:
+    try:
+        while services.rescore_chunk(run_id=run_id):
+            pass
+    finally:
+        if close:  # the thread's own connection
+            connection.close()
 
 
 @shared_task

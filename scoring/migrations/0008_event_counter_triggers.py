@@ -37,7 +37,7 @@ RECOUNT_EVENTS = (
 
 BACKFILL_EVENTS = (
     "(SELECT e.id, e.lead_id, e.type, e.url, e.occurred_at FROM leads_event e "
-    "WHERE e.id <= up_to AND (kind_type = '' OR e.type = kind_type))"
+    "WHERE e.id <= up_to AND (any_type OR e.type = ANY(types)))"
 )
 
 CREATE = f"""
@@ -67,20 +67,28 @@ BEGIN
 END
 $$;
 
--- Tally the events that were there before the counter was registered; nothing once done.
-CREATE FUNCTION scoring_backfill_counter(counter bigint) RETURNS void LANGUAGE plpgsql AS $$
+-- Tally the events that were there before these counters were registered, in one pass over
+-- the events; nothing for those done already.
+CREATE FUNCTION scoring_backfill_counters(counters bigint[]) RETURNS void
+LANGUAGE plpgsql AS $$
 DECLARE
-    kind_type text;
+    kinds bigint[];
     up_to bigint;
+    types text[];
+    any_type boolean;
 BEGIN
     PERFORM pg_advisory_xact_lock({0x5C0E_C0DE});
-    SELECT c.event_type, c.backfill_up_to INTO kind_type, up_to
-    FROM scoring_eventcounter c WHERE c.id = counter FOR UPDATE;
-    IF up_to IS NULL THEN
+    SELECT array_agg(c.id), max(c.backfill_up_to), array_agg(c.event_type),
+           bool_or(c.event_type = '')
+    INTO kinds, up_to, types, any_type
+    FROM (SELECT * FROM scoring_eventcounter
+          WHERE id = ANY(counters) AND backfill_up_to IS NOT NULL FOR UPDATE) c;
+    IF kinds IS NULL THEN
         RETURN;
     END IF;
-    {MERGE.format(events=BACKFILL_EVENTS, counters="c.id = counter")};
-    UPDATE scoring_eventcounter SET backfill_up_to = NULL WHERE id = counter;
+    {MERGE.format(events=BACKFILL_EVENTS,
+                  counters="c.id = ANY(kinds) AND e.id <= c.backfill_up_to")};
+    UPDATE scoring_eventcounter SET backfill_up_to = NULL WHERE id = ANY(kinds);
 END
 $$;
 
@@ -124,7 +132,7 @@ DROP TRIGGER IF EXISTS scoring_recount_moved_events ON leads_event;
 DROP FUNCTION IF EXISTS scoring_count_new_events();
 DROP FUNCTION IF EXISTS scoring_recount_deleted_events();
 DROP FUNCTION IF EXISTS scoring_recount_moved_events();
-DROP FUNCTION IF EXISTS scoring_backfill_counter(bigint);
+DROP FUNCTION IF EXISTS scoring_backfill_counters(bigint[]);
 DROP FUNCTION IF EXISTS scoring_recount_leads(bigint[]);
 DROP FUNCTION IF EXISTS scoring_merge_faded(float8, timestamptz, float8, timestamptz, integer);
 """

@@ -181,20 +181,24 @@ def test_events_before_a_kind_is_needed_are_backfilled_and_later_ones_counted_on
     assert EventCounter.objects.get().backfill_up_to is None
 
 
-def test_a_backfill_left_half_way_is_finished_by_the_next_preparation():
+def test_backfills_left_half_way_are_finished_by_the_next_preparation():
     lead = LeadFactory()
+    pricing = {"event_type": EventType.PAGE_VIEW, "url_contains": "/pricing"}
     EventFactory(lead=lead, type=EventType.PAGE_VIEW, url="https://a.nl/pricing", occurred_at=NOW)
-    newest_id = Event.objects.latest("pk").pk
-    # As a worker that died between registering the kind and backfilling it leaves it.
+    # As workers that died between registering a kind and backfilling it leave them, one
+    # registered before the second event and one after.
+    EventCounter.objects.create(**pricing, backfill_up_to=Event.objects.latest("pk").pk)
+    EventFactory(lead=lead, type=EventType.PAGE_VIEW, url="https://a.nl/pricing", occurred_at=NOW)
     EventCounter.objects.create(
-        event_type=EventType.PAGE_VIEW, url_contains="/pricing", backfill_up_to=newest_id
+        event_type="", url_contains="", backfill_up_to=Event.objects.latest("pk").pk
     )
-    EventFactory(lead=lead, type=EventType.PAGE_VIEW, url="https://a.nl/pricing", occurred_at=NOW)
-    assert LeadCounter.objects.get(lead_id=lead.pk).count == 1  # the trigger's share only
+    EventFactory(lead=lead, type=EventType.EMAIL_OPEN, occurred_at=NOW)
+    # The triggers' share only, so far.
+    assert sorted(LeadCounter.objects.values_list("count", flat=True)) == [1, 1]
 
-    counters.prepare(engine.Rules(version=1, rules=(RULES.rules[1],)))
+    counters.prepare(engine.Rules(version=1, rules=(RULES.rules[0], RULES.rules[1])))
 
-    assert LeadCounter.objects.get(lead_id=lead.pk).count == 2
+    assert sorted(LeadCounter.objects.values_list("count", flat=True)) == [2, 3]
     assert_tallies_match()
 
 
@@ -270,3 +274,19 @@ def test_the_rescore_reads_tallies_and_scores_as_the_engine_does():
     assert expected.points[3] == 15  # the capture ahead of now 10, the day-old one 5
     assert expected.points[4] == 24  # 10 x (1 ahead + 0.89 + 0.5 + 0.04 + 0.0001)
     assert LeadCounter.objects.filter(lead_id=lead.pk).count() == 5
+
+
+def test_kinds_no_active_or_draft_version_reads_are_no_longer_tallied():
+    old = engine.Rules(version=1, rules=(RULES.rules[1],))
+    new = engine.Rules(version=2, rules=(RULES.rules[2],))
+    counters.prepare(old)
+    counters.prepare(new)
+    lead = LeadFactory()
+    EventFactory(lead=lead, type=EventType.PAGE_VIEW, url="https://a.nl/pricing", occurred_at=NOW)
+    assert LeadCounter.objects.filter(lead_id=lead.pk).count() == 2
+
+    assert counters.prune([new]) == 1
+
+    (kind,) = EventCounter.objects.all()
+    assert (kind.event_type, kind.half_life_days) == (EventType.PAGE_VIEW, 14)
+    assert list(LeadCounter.objects.values_list("counter_id", flat=True)) == [kind.pk]

@@ -166,3 +166,34 @@ def test_a_full_rescore_goes_chunk_by_chunk_over_ranges_of_ids(admin_user, monke
     assert (chunks, run.done, run.total, run.moved) == (3, 6, 6, 6)
     assert LeadScore.objects.filter(version=draft.number).count() == 6
     assert set(Lead.objects.active().values_list("stage", flat=True)) == {Stage.MQL}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_full_rescore_task_works_on_two_connections_and_takes_back_a_dead_workers_range(
+    admin_user, monkeypatch, settings
+):
+    from scoring.tasks import rescore_all_task
+
+    settings.RESCORE_CONNECTIONS = 2
+    monkeypatch.setattr(services, "RESCORE_CHUNK", 3)
+    published_version(mql_threshold=1000)
+    leads = [LeadFactory(stage=Stage.CONTACT, is_decision_maker=True) for _ in range(20)]
+    draft = services.start_draft(actor=admin_user)
+    draft.mql_threshold = 15
+    draft.save()
+    run = services.publish(version=draft, actor=admin_user)
+    # A worker took the first range and died with it.
+    lost = services._claim_range(run.pk, timezone.now())
+    assert lost is not None
+    assert RescoreRun.objects.get(pk=run.pk).in_flight == [list(lost[1])]
+
+    rescore_all_task(run.pk)
+
+    run.refresh_from_db()
+    assert run.finished_at is not None
+    assert (run.done, run.total, run.moved, run.in_flight, run.to_redo) == (20, 20, 20, [], [])
+    ids = [lead.pk for lead in leads]
+    assert set(Lead.objects.filter(pk__in=ids).values_list("stage", flat=True)) == {Stage.MQL}
+    assert LeadScore.objects.filter(lead_id__in=ids, version=draft.number).count() == 20
+    # Each lead moved once per step, the lost range included.
+    assert StageTransition.objects.filter(lead_id__in=ids).count() == 40

@@ -16,7 +16,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--leads", type=int, default=100_000, help="leads to benchmark on")
-        parser.add_argument("--events-per-lead", type=float, default=3.0)
+        parser.add_argument("--events-per-lead", type=float, default=16.0)
         parser.add_argument("--only", action="append", help="run only this benchmark (repeat)")
         parser.add_argument(
             "--report", default=str(Path(settings.BASE_DIR) / "BENCHMARKS.md"), help="report file"
