@@ -345,10 +345,9 @@ def score_query(
         else "FALSE"
     )
     if profiling_purposes:
-        # A current grant: no later record of the same purpose (the id breaks a tie, as in
-        # consent_status()).
-        # A scalar subquery, not EXISTS: the planner may not turn it into a hash of every
-        # consent record, which costs a second for a chunk of leads.
+        # A current grant: the latest record of one of the purposes grants (the id breaks a
+        # tie, as in consent_status()). A scalar subquery, not EXISTS, which the planner may
+        # turn into a hash of every consent record: a second for each chunk of leads.
         ids = sql.param(list(profiling_purposes), "::bigint[]")
         fit_columns.append(
             "coalesce((SELECT bool_or(latest.granted) FROM ("
