@@ -30,8 +30,10 @@ from rest_framework.authtoken.models import Token
 
 from accounts.models import User
 from accounts.roles import Role
+from consent.models import ConsentMethod, ConsentRecord, Purpose
+from consent.services import ConsentGiven, record_consents, rewriting_consent_records
 from leads.benchmarking import BenchContext, GunicornServer, Measurement, benchmark, p95
-from leads.models import Event, EventType, Lead, Stage
+from leads.models import Event, EventType, Lead, Source, Stage
 from outbox.models import OutboxMessage
 from scoring import compiled, counters, engine, services
 from scoring.models import (
@@ -579,6 +581,8 @@ def _scoring_pipeline(roles: list[str]) -> Iterator[_Pipeline]:
             if process is not None:
                 _stop(process)
         lead_ids = pipeline.lead_ids
+        with rewriting_consent_records():
+            ConsentRecord.objects.filter(subject_id__in=lead_ids).delete()
         StageTransition.objects.filter(lead_id__in=lead_ids).delete()
         Event.objects.filter(lead_id__in=lead_ids).delete()
         OutboxMessage.objects.filter(dedupe_key__in=[f"rescore:{i}" for i in lead_ids]).delete()
@@ -620,15 +624,26 @@ def event_to_stage(context: BenchContext) -> list[Measurement]:
             )  # fmt: skip
         ]
     latencies, posts, slow = [], [], 0
+    profiling_keys = list(
+        Purpose.objects.filter(pk__in=services.profiling_purposes()).values_list("key", flat=True)
+    )
     with _scoring_pipeline([Role.MARKETER, Role.ADMIN]) as pipeline:
         for n in range(EVENT_SAMPLES):
             lead = Lead.objects.create(
                 email=f"bench-stage-{pipeline.token.key[:8]}-{n}@bouwbedrijf.nl",
+                source=Source.WEB_FORM,  # the demo's lead definition asks for a real source
                 is_decision_maker=True,
                 company_size=250,
                 stage=Stage.LEAD,
             )
             pipeline.lead_ids.append(lead.pk)
+            # Their behaviour may be scored: they agreed to profiling where it needs consent.
+            record_consents(
+                subject_id=lead.pk,
+                given=[ConsentGiven(key, True) for key in profiling_keys],
+                method=ConsentMethod.MANUAL,
+                source="benchmark",
+            )
         with GunicornServer(workers=2) as server:
             for lead_id in pipeline.lead_ids:
                 body = {"lead": lead_id, "type": EventType.QUOTE_REQUEST}
