@@ -439,6 +439,18 @@ def rescore(context: BenchContext) -> list[Measurement]:
             ("rescore", "publishing +pricing 3x in 14 days", BASE_CRITERIA + [PRICING_3X]),
             ("rescore_every_score_changes", "every fit criterion's points doubled", doubled),
         ]
+
+        def measured(name: str, elapsed: float, notes: str) -> Measurement:
+            return Measurement(
+                name=name,
+                value=elapsed,
+                unit="s",
+                baseline=baseline,
+                baseline_label="raw UPDATE of a computed score on every lead",
+                target="<= 2x; < 30 s at 1M leads / 10M events",
+                notes=notes,
+            )
+
         measurements, restored = [], []
         for name, label, criteria in variants:
             version = _version(criteria)
@@ -453,14 +465,10 @@ def rescore(context: BenchContext) -> list[Measurement]:
             RescoreRun.objects.filter(version=version).delete()
             version.delete()
             measurements.append(
-                Measurement(
-                    name=name,
-                    value=elapsed,
-                    unit="s",
-                    baseline=baseline,
-                    baseline_label="raw UPDATE of a computed score on every lead",
-                    target="<= 2x; < 30 s at 1M leads / 10M events",
-                    notes=f"{label}: {leads:,} leads, {events:,} events, {len(criteria)} "
+                measured(
+                    name,
+                    elapsed,
+                    f"{label}: {leads:,} leads, {events:,} events, {len(criteria)} "
                     f"criteria, {run.moved:,} leads changed stage; rows written: {written}; "
                     f"chunks of {services.RESCORE_CHUNK:,} leads on "
                     f"{settings.RESCORE_CONNECTIONS} connections"
@@ -479,14 +487,10 @@ def rescore(context: BenchContext) -> list[Measurement]:
         elapsed, run, written = restored[0]
         measurements.insert(
             1,
-            Measurement(
-                name="rescore_nightly",
-                value=elapsed,
-                unit="s",
-                baseline=baseline,
-                baseline_label="raw UPDATE of a computed score on every lead",
-                target="<= 2x; < 30 s at 1M leads / 10M events",
-                notes=f"the {len(BASE_CRITERIA)} criteria again minutes later: {leads:,} "
+            measured(
+                "rescore_nightly",
+                elapsed,
+                f"the {len(BASE_CRITERIA)} criteria again minutes later: {leads:,} "
                 f"leads, {run.moved:,} leads changed stage; rows written: {written}",
             ),
         )

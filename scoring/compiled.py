@@ -403,6 +403,24 @@ def score_query(
     return query, sql.params
 
 
+def _prepared_query(
+    rules: engine.Rules,
+    now: datetime,
+    lead_ids: Sequence[int] | None,
+    id_range: tuple[int, int] | None,
+    profiling_purposes: Sequence[int],
+) -> tuple[str, dict]:
+    """`score_query` reading the event tallies the rules need (registered first where new)."""
+    return score_query(
+        rules,
+        now,
+        lead_ids=lead_ids,
+        id_range=id_range,
+        profiling_purposes=profiling_purposes,
+        tallies=counters.prepare(rules),
+    )
+
+
 @dataclass(frozen=True)
 class CompiledScore:
     """One lead's row of `score_query`."""
@@ -428,14 +446,7 @@ def score_leads(
 ) -> dict[int, CompiledScore]:
     """The scores `score_query` gives, by lead id, without writing any (a preview; it may
     register a new kind of event tally, see counters.prepare)."""
-    query, params = score_query(
-        rules,
-        now,
-        lead_ids=lead_ids,
-        id_range=id_range,
-        profiling_purposes=profiling_purposes,
-        tallies=counters.prepare(rules),
-    )
+    query, params = _prepared_query(rules, now, lead_ids, id_range, profiling_purposes)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL jit = off")  # see rescore_range
         cursor.execute(query, params)
@@ -563,14 +574,7 @@ def rescore_range(
         return 0
     lock = _Sql(prefix="lock")
     lead_filter = _lead_filter(lead_ids, id_range, "l.id", lock)
-    query, params = score_query(
-        rules,
-        now,
-        lead_ids=lead_ids,
-        id_range=id_range,
-        profiling_purposes=profiling_purposes,
-        tallies=counters.prepare(rules),
-    )
+    query, params = _prepared_query(rules, now, lead_ids, id_range, profiling_purposes)
     params = {
         **params,
         **_reasons(rules),
