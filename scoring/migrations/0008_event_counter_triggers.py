@@ -19,7 +19,7 @@ WITH matched AS (
 INSERT INTO scoring_leadcounter AS lc (lead_id, counter_id, count, newest, faded)
 SELECT m.lead_id, m.counter_id, count(*), max(m.newest),
        coalesce(sum(power(0.5::float8, extract(epoch FROM m.newest - m.occurred_at)::float8
-                          / (m.half_life_days * 86400)::float8))
+                          / (m.half_life_days::float8 * 86400)))
                 FILTER (WHERE m.half_life_days > 0), 0)
 FROM matched m
 GROUP BY m.lead_id, m.counter_id
@@ -50,9 +50,9 @@ CREATE FUNCTION scoring_merge_faded(
 ) RETURNS float8 LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE WHEN half_life_days > 0 THEN
         faded_a * power(0.5::float8, extract(epoch FROM greatest(newest_a, newest_b) - newest_a)
-                                     ::float8 / (half_life_days * 86400)::float8)
+                                     ::float8 / (half_life_days::float8 * 86400))
       + faded_b * power(0.5::float8, extract(epoch FROM greatest(newest_a, newest_b) - newest_b)
-                                     ::float8 / (half_life_days * 86400)::float8)
+                                     ::float8 / (half_life_days::float8 * 86400))
     ELSE 0 END
 $$;
 

@@ -290,3 +290,20 @@ def test_kinds_no_active_or_draft_version_reads_are_no_longer_tallied():
     (kind,) = EventCounter.objects.all()
     assert (kind.event_type, kind.half_life_days) == (EventType.PAGE_VIEW, 14)
     assert list(LeadCounter.objects.values_list("counter_id", flat=True)) == [kind.pk]
+
+
+def test_the_longest_half_life_an_admin_can_enter_still_tallies():
+    longest = engine.Rules(
+        version=1,
+        rules=(
+            rule(1, event_type=EventType.EMAIL_OPEN, per_occurrence=True, half_life_days=32_767),
+        ),
+    )
+    counters.prepare(longest)
+    lead = LeadFactory()
+
+    EventFactory(lead=lead, type=EventType.EMAIL_OPEN, occurred_at=NOW - timedelta(days=1))
+    EventFactory(lead=lead, type=EventType.EMAIL_OPEN, occurred_at=NOW)
+
+    assert_tallies_match()
+    assert 1.99 < LeadCounter.objects.get(lead_id=lead.pk).faded < 2
