@@ -26,12 +26,13 @@ PostgreSQL only, like scoring/compiled.py; on SQLite the engine scores lead by l
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from django.db import connection, transaction
 
 from scoring import engine
-from scoring.models import EventCounter
+from scoring.models import EventCounter, LeadCounter
 
 
 def kind_of(rule: engine.Rule) -> tuple[str, str, int] | None:
@@ -61,17 +62,36 @@ def prepare(rules: engine.Rules) -> dict[int, int]:
 
 def prune(keep: Iterable[engine.Rules]) -> int:
     """Stop tallying the kinds of event none of these rule sets reads (the active version and
-    the draft), with their tallies: every kind costs each new event a little. Returns how
-    many kinds went."""
+    the draft), and delete their tallies, with those of kinds pruned before: an event
+    written meanwhile may have added one. Every kind costs each new event a little. Returns
+    how many kinds went."""
+    if _pruning_paused:
+        return 0
     needed = {kind for rules in keep for rule in rules.rules if (kind := kind_of(rule))}
     unused = [
         counter.pk
         for counter in EventCounter.objects.all()
         if (counter.event_type, counter.url_contains, counter.half_life_days) not in needed
     ]
-    if unused:
+    with transaction.atomic():
         EventCounter.objects.filter(pk__in=unused).delete()
+        LeadCounter.objects.exclude(counter__in=EventCounter.objects.all()).delete()
     return len(unused)
+
+
+_pruning_paused = False
+
+
+@contextmanager
+def pruning_paused() -> Iterator[None]:
+    """Keep every kind tallied meanwhile, e.g. while the benchmark publishes versions of its
+    own: pruning the real active version's kinds would have them backfilled again."""
+    global _pruning_paused
+    _pruning_paused = True
+    try:
+        yield
+    finally:
+        _pruning_paused = False
 
 
 def _counters(kinds: Iterable[tuple[str, str, int]]) -> dict[tuple[str, str, int], EventCounter]:

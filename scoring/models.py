@@ -444,7 +444,11 @@ class LeadCounter(models.Model):
     # A plain id, not a relation: merging leads moves the events, and the triggers move
     # their tallies; deleting a lead deletes its events, and with them these rows.
     lead_id = models.BigIntegerField()
-    counter = models.ForeignKey(EventCounter, on_delete=models.CASCADE, related_name="+")
+    # No constraint: an event written while its kind is pruned may still add a tally for it,
+    # which the next prune removes (scoring/counters.py); with one, that event would fail.
+    counter = models.ForeignKey(
+        EventCounter, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
     count = models.BigIntegerField(default=0)
     newest = models.DateTimeField()
     faded = models.FloatField(default=0.0)

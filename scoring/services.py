@@ -718,10 +718,16 @@ def _finish_run(run: RescoreRun, now: datetime) -> None:
     run.finished_at = now
     run.save(update_fields=["finished_at"])
     if connection.vendor == "postgresql":
-        versions = CriteriaVersion.objects.filter(
-            status__in=[VersionStatus.PUBLISHED, VersionStatus.DRAFT]
-        )
-        counters.prune(rules_of(version) for version in versions)
+        # After the commit: deleting a kind's tallies may take a while.
+        transaction.on_commit(prune_tallies)
+
+
+def prune_tallies() -> int:
+    """Stop tallying the kinds of event neither the active version nor the draft reads."""
+    versions = CriteriaVersion.objects.filter(
+        status__in=[VersionStatus.PUBLISHED, VersionStatus.DRAFT]
+    )
+    return counters.prune(rules_of(version) for version in versions)
 
 
 def rescore_leads(
@@ -768,6 +774,9 @@ def rescore_fading(*, now: datetime | None = None, chunk: int = RESCORE_CHUNK) -
     if version is None:
         return 0
     now = now or timezone.now()
+    if connection.vendor == "postgresql":
+        # Outside the chunks' transactions: a new kind briefly holds event writers back.
+        counters.prepare(rules_of(version))
     moved, last_id = 0, 0
     fading = Lead.objects.active().exclude(engagement_score=0).order_by("pk")
     while ids := list(fading.filter(pk__gt=last_id).values_list("pk", flat=True)[:chunk]):

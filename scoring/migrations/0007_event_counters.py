@@ -35,7 +35,7 @@ class Migration(migrations.Migration):
                 ('count', models.BigIntegerField(default=0)),
                 ('newest', models.DateTimeField()),
                 ('faded', models.FloatField(default=0.0)),
-                ('counter', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='scoring.eventcounter')),
+                ('counter', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='scoring.eventcounter')),
             ],
             options={
                 'verbose_name': 'lead event tally',

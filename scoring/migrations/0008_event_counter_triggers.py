@@ -35,6 +35,11 @@ RECOUNT_EVENTS = (
     "WHERE e.lead_id = ANY(lead_ids))"
 )
 
+# Leads share 64 advisory locks (lead id modulo 64, in the two-key space of this class): a
+# transaction adding events for many leads holds at most 64 of them.
+BUCKETS_CLASS = 0x5C0E
+BUCKETS = 64
+
 BACKFILL_EVENTS = (
     "(SELECT e.id, e.lead_id, e.type, e.url, e.occurred_at FROM leads_event e "
     "WHERE e.id <= up_to AND (any_type OR e.type = ANY(types)))"
@@ -58,9 +63,15 @@ $$;
 
 -- Count these leads' tallies again from the events they have now. A kind still being
 -- backfilled gets the events after its backfill's share only.
+-- The recount deletes and re-adds in two statements: a tally written in between by another
+-- transaction would be counted twice. So it holds its leads' buckets exclusively (taken in
+-- order), waiting for the transactions adding events to them and holding new ones back.
 CREATE FUNCTION scoring_recount_leads(lead_ids bigint[]) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_advisory_xact_lock_shared({0x5C0E_C0DE});
+    PERFORM pg_advisory_xact_lock({BUCKETS_CLASS}, b.bucket)
+    FROM (SELECT DISTINCT mod(id, {BUCKETS})::integer AS bucket FROM unnest(lead_ids) AS id
+          ORDER BY 1) b;
     DELETE FROM scoring_leadcounter WHERE lead_id = ANY(lead_ids);
     {MERGE.format(events=RECOUNT_EVENTS,
                   counters="c.backfill_up_to IS NULL OR e.id > c.backfill_up_to")};
@@ -92,8 +103,12 @@ BEGIN
 END
 $$;
 
+-- Adding to tallies commutes with other additions: the buckets are only shared.
 CREATE FUNCTION scoring_count_new_events() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM pg_advisory_xact_lock_shared({BUCKETS_CLASS}, b.bucket)
+    FROM (SELECT DISTINCT mod(lead_id, {BUCKETS})::integer AS bucket FROM new_events
+          ORDER BY 1) b;
     {MERGE.format(events="new_events", counters="TRUE")};
     RETURN NULL;
 END
