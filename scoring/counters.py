@@ -128,10 +128,3 @@ def backfill(counter_ids: list[int]) -> None:
         return
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT scoring_backfill_counters(%s::bigint[])", [counter_ids])
-
-
-def recount(lead_ids: list[int]) -> None:
-    """Count these leads' tallies again from their events (what the triggers do after a
-    delete or a move), e.g. to check a tally against the raw events."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT scoring_recount_leads(%s::bigint[])", [lead_ids])
