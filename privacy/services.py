@@ -533,6 +533,10 @@ def _erase(*, lead: Lead, actor, reason: str, channel: str, out: list) -> Subjec
         content_type=ContentType.objects.get_for_model(Lead),
         object_id__in=[str(pk) for pk in ids],
     ).delete()[0]
+    # All their events in one statement, before the leads: the event tallies of scoring are
+    # then counted again once, for all of them (two statements could meet a merge's in the
+    # other order and deadlock).
+    events.delete()
     # Merged-away leads point at their survivor (on_delete PROTECT): they go first.
     merged_away = [one.pk for one in leads if one.merged_into_id is not None]
     Lead.objects.filter(pk__in=merged_away).delete()

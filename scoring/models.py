@@ -416,6 +416,8 @@ class EventCounter(models.Model):
     # Events up to this id were there before the database tallied this kind by itself; the
     # backfill counts them. NULL once it did.
     backfill_up_to = models.BigIntegerField(null=True, blank=True)
+    # The backfill goes lead by lead in id order: leads up to this one are done.
+    backfill_from_lead = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:

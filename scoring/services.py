@@ -662,9 +662,23 @@ def rescore_chunk(*, run_id: int, now: datetime | None = None) -> bool:
     if claimed is None:
         return False
     version, id_range = claimed
-    moved = rescore_leads(id_range=id_range, version=version, now=now)
+    try:
+        moved = rescore_leads(id_range=id_range, version=version, now=now)
+    except Exception:
+        _give_back_range(run_id, id_range)
+        raise
     _finish_range(run_id, id_range, moved, now)
     return True
+
+
+def _give_back_range(run_id: int, id_range: tuple[int, int]) -> None:
+    """A range that failed goes back to the front, for this run's next worker."""
+    with transaction.atomic():
+        run = RescoreRun.objects.select_for_update().get(pk=run_id)
+        if list(id_range) in run.in_flight:
+            run.in_flight = [span for span in run.in_flight if span != list(id_range)]
+            run.to_redo = [list(id_range), *run.to_redo]
+            run.save(update_fields=["in_flight", "to_redo"])
 
 
 def _claim_range(run_id: int, now: datetime) -> tuple[CriteriaVersion, tuple[int, int]] | None:
@@ -780,6 +794,8 @@ def rescore_fading(*, now: datetime | None = None, chunk: int = RESCORE_CHUNK) -
     moved, last_id = 0, 0
     fading = Lead.objects.active().exclude(engagement_score=0).order_by("pk")
     while ids := list(fading.filter(pk__gt=last_id).values_list("pk", flat=True)[:chunk]):
+        if CriteriaVersion.objects.active() != version:
+            break  # published meanwhile: the new version's run scores everyone
         with transaction.atomic():
             moved += rescore_leads(lead_ids=ids, version=version, now=now)
         last_id = ids[-1]

@@ -1,3 +1,4 @@
+import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from celery import shared_task
@@ -5,6 +6,8 @@ from django.conf import settings
 from django.db import connection
 
 from scoring import services
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task
@@ -24,8 +27,14 @@ def rescore_all_task(run_id: int) -> None:
         _work_run(run_id, close=False)
         return
     with ThreadPoolExecutor(max_workers=connections) as pool:
-        for finished in [pool.submit(_work_run, run_id) for _ in range(connections)]:
-            finished.result()
+        futures = [pool.submit(_work_run, run_id) for _ in range(connections)]
+    failures = [error for future in futures if (error := future.exception()) is not None]
+    for error in failures[1:]:
+        logger.error("re-score run %s: a connection failed too", run_id, exc_info=error)
+    if failures:
+        # The failed ranges are back at the front of the run: running the task again (or
+        # publishing again) goes on from there.
+        raise failures[0]
 
 
 def _work_run(run_id: int, *, close: bool = True) -> None:

@@ -19,6 +19,7 @@ class Migration(migrations.Migration):
                 ('url_contains', models.CharField(blank=True, max_length=200, verbose_name='URL contains')),
                 ('half_life_days', models.PositiveSmallIntegerField(default=0, verbose_name='half-life in days')),
                 ('backfill_up_to', models.BigIntegerField(blank=True, null=True)),
+                ('backfill_from_lead', models.BigIntegerField(default=0)),
                 ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created')),
             ],
             options={

@@ -23,6 +23,8 @@ SELECT m.lead_id, m.counter_id, count(*), max(m.newest),
                 FILTER (WHERE m.half_life_days > 0), 0)
 FROM matched m
 GROUP BY m.lead_id, m.counter_id
+-- Every writer locks tally rows in this one order: two of them wait, never deadlock.
+ORDER BY m.lead_id, m.counter_id
 ON CONFLICT (lead_id, counter_id) DO UPDATE SET
     count = lc.count + EXCLUDED.count,
     newest = greatest(lc.newest, EXCLUDED.newest),
@@ -42,7 +44,8 @@ BUCKETS = 64
 
 BACKFILL_EVENTS = (
     "(SELECT e.id, e.lead_id, e.type, e.url, e.occurred_at FROM leads_event e "
-    "WHERE e.id <= up_to AND (any_type OR e.type = ANY(types)))"
+    "WHERE e.lead_id > lead_from AND e.lead_id <= lead_to AND e.id <= up_to "
+    "AND (any_type OR e.type = ANY(types)))"
 )
 
 CREATE = f"""
@@ -62,7 +65,8 @@ CREATE FUNCTION scoring_merge_faded(
 $$;
 
 -- Count these leads' tallies again from the events they have now. A kind still being
--- backfilled gets the events after its backfill's share only.
+-- backfilled gets the events after its backfill's share only, but for the leads the
+-- backfill has done.
 -- The recount deletes and re-adds in two statements: a tally written in between by another
 -- transaction would be counted twice. So it holds its leads' buckets exclusively (taken in
 -- order), waiting for the transactions adding events to them and holding new ones back.
@@ -72,16 +76,22 @@ BEGIN
     PERFORM pg_advisory_xact_lock({BUCKETS_CLASS}, b.bucket)
     FROM (SELECT DISTINCT mod(id, {BUCKETS})::integer AS bucket FROM unnest(lead_ids) AS id
           ORDER BY 1) b;
-    DELETE FROM scoring_leadcounter WHERE lead_id = ANY(lead_ids);
+    DELETE FROM scoring_leadcounter WHERE (lead_id, counter_id) IN (
+        SELECT lead_id, counter_id FROM scoring_leadcounter WHERE lead_id = ANY(lead_ids)
+        ORDER BY lead_id, counter_id FOR UPDATE);
     {MERGE.format(events=RECOUNT_EVENTS,
-                  counters="c.backfill_up_to IS NULL OR e.id > c.backfill_up_to")};
+                  counters="c.backfill_up_to IS NULL OR e.id > c.backfill_up_to "
+                  "OR e.lead_id <= c.backfill_from_lead")};
 END
 $$;
 
--- Tally the events that were there before these counters were registered, in one pass over
--- the events; nothing for those done already.
-CREATE FUNCTION scoring_backfill_counters(counters bigint[]) RETURNS void
-LANGUAGE plpgsql AS $$
+-- Tally the events of the leads after lead_from up to lead_to that were there before these
+-- counters were registered (those still at lead_from), and move them on to lead_to; with
+-- `last`, they are done. A batch of leads at a time, each its own short transaction: event
+-- writers wait for a batch's tally rows at most.
+CREATE FUNCTION scoring_backfill_counters(
+    counters bigint[], lead_from bigint, lead_to bigint, last boolean
+) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     kinds bigint[];
     up_to bigint;
@@ -93,13 +103,18 @@ BEGIN
            bool_or(c.event_type = '')
     INTO kinds, up_to, types, any_type
     FROM (SELECT * FROM scoring_eventcounter
-          WHERE id = ANY(counters) AND backfill_up_to IS NOT NULL FOR UPDATE) c;
+          WHERE id = ANY(counters) AND backfill_up_to IS NOT NULL
+            AND backfill_from_lead = lead_from
+          ORDER BY id FOR UPDATE) c;
     IF kinds IS NULL THEN
         RETURN;
     END IF;
     {MERGE.format(events=BACKFILL_EVENTS,
                   counters="c.id = ANY(kinds) AND e.id <= c.backfill_up_to")};
-    UPDATE scoring_eventcounter SET backfill_up_to = NULL WHERE id = ANY(kinds);
+    UPDATE scoring_eventcounter
+    SET backfill_from_lead = lead_to,
+        backfill_up_to = CASE WHEN last THEN NULL ELSE backfill_up_to END
+    WHERE id = ANY(kinds);
 END
 $$;
 
@@ -147,7 +162,7 @@ DROP TRIGGER IF EXISTS scoring_recount_moved_events ON leads_event;
 DROP FUNCTION IF EXISTS scoring_count_new_events();
 DROP FUNCTION IF EXISTS scoring_recount_deleted_events();
 DROP FUNCTION IF EXISTS scoring_recount_moved_events();
-DROP FUNCTION IF EXISTS scoring_backfill_counters(bigint[]);
+DROP FUNCTION IF EXISTS scoring_backfill_counters(bigint[], bigint, bigint, boolean);
 DROP FUNCTION IF EXISTS scoring_recount_leads(bigint[]);
 DROP FUNCTION IF EXISTS scoring_merge_faded(float8, timestamptz, float8, timestamptz, integer);
 """

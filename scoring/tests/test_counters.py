@@ -6,6 +6,7 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -307,3 +308,35 @@ def test_the_longest_half_life_an_admin_can_enter_still_tallies():
 
     assert_tallies_match()
     assert 1.99 < LeadCounter.objects.get(lead_id=lead.pk).faded < 2
+
+
+def test_a_backfill_goes_a_batch_of_leads_at_a_time_and_meets_recounts_on_the_way(monkeypatch):
+    monkeypatch.setattr(counters, "BACKFILL_BATCH", 2)
+    leads = [LeadFactory() for _ in range(6)]
+    for lead in leads:
+        for days in (1, 20):
+            EventFactory(
+                lead=lead, type=EventType.PAGE_VIEW, occurred_at=NOW - timedelta(days=days)
+            )
+    kind = (EventType.PAGE_VIEW, "", 14)
+    counters._register({kind})
+    (counter,) = EventCounter.objects.all()
+    first = leads[0].pk
+    with connection.cursor() as cursor:  # the first batch only, as a worker that then died
+        cursor.execute(
+            "SELECT scoring_backfill_counters(%s::bigint[], 0, %s, false)",
+            [[counter.pk], first + 1],
+        )
+    counter.refresh_from_db()
+    assert (counter.backfill_from_lead, counter.is_ready) == (first + 1, False)
+    # A merge moves events from a lead not yet done to one done, and back; one is erased.
+    Event.objects.filter(lead=leads[4]).update(lead_id=leads[0].pk)
+    Event.objects.filter(lead=leads[1]).update(lead_id=leads[5].pk)
+    Event.objects.filter(lead=leads[2]).delete()
+
+    counters.backfill([counter.pk])
+
+    counter.refresh_from_db()
+    assert counter.is_ready
+    assert_tallies_match()
+    assert LeadCounter.objects.get(lead_id=leads[0].pk).count == 4

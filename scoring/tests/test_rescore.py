@@ -9,7 +9,14 @@ from leads.models import EventType, Lead, Stage
 from leads.tests.factories import EventFactory, LeadFactory
 from outbox.models import OutboxMessage
 from scoring import services
-from scoring.models import CriterionKind, LeadScore, RescoreRun, StageTransition, VersionStatus
+from scoring.models import (
+    CriteriaVersion,
+    CriterionKind,
+    LeadScore,
+    RescoreRun,
+    StageTransition,
+    VersionStatus,
+)
 from scoring.tests.factories import CriteriaVersionFactory, CriterionFactory
 
 pytestmark = pytest.mark.django_db
@@ -197,3 +204,48 @@ def test_the_full_rescore_task_works_on_two_connections_and_takes_back_a_dead_wo
     assert LeadScore.objects.filter(lead_id__in=ids, version=draft.number).count() == 20
     # Each lead moved once per step, the lost range included.
     assert StageTransition.objects.filter(lead_id__in=ids).count() == 40
+
+
+def test_a_range_that_fails_goes_back_to_be_scored_again(admin_user, monkeypatch):
+    monkeypatch.setattr(services, "RESCORE_CHUNK", 2)
+    published_version(mql_threshold=1000)
+    for _ in range(4):
+        LeadFactory(stage=Stage.CONTACT, is_decision_maker=True)
+    draft = services.start_draft(actor=admin_user)
+    draft.mql_threshold = 15
+    draft.save()
+    run = services.publish(version=draft, actor=admin_user)
+    scoring = services.rescore_leads
+
+    def failing(**kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(services, "rescore_leads", failing)
+    with pytest.raises(RuntimeError):
+        services.rescore_chunk(run_id=run.pk)
+    run.refresh_from_db()
+    assert (run.in_flight, len(run.to_redo), run.done) == ([], 1, 0)
+
+    monkeypatch.setattr(services, "rescore_leads", scoring)
+    while services.rescore_chunk(run_id=run.pk):
+        pass
+    run.refresh_from_db()
+    assert (run.done, run.to_redo, run.finished_at is not None) == (4, [], True)
+
+
+def test_the_nightly_run_stops_when_another_version_is_published_meanwhile(monkeypatch):
+    version = published_version(mql_threshold=10)
+    leads = [LeadFactory(stage=Stage.CONTACT, engagement_score=5) for _ in range(3)]
+    chunks = []
+    scoring = services.rescore_leads
+
+    def then_publish(**kwargs):
+        chunks.append(kwargs["lead_ids"])
+        CriteriaVersion.objects.filter(pk=version.pk).update(status=VersionStatus.RETIRED)
+        CriteriaVersionFactory(status=VersionStatus.PUBLISHED)
+        return scoring(**kwargs)
+
+    monkeypatch.setattr(services, "rescore_leads", then_publish)
+    services.rescore_fading(chunk=1)
+
+    assert chunks == [[leads[0].pk]]
