@@ -1,19 +1,15 @@
 from datetime import date, timedelta
 
 from django import forms
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from config.forms import check_date_in_range
 from funnel.metrics import Filters, preset_period
 from leads.filters import possible_owners
 from leads.models import Source
 from sales.models import SalesTeam
 
 MAX_PERIOD_DAYS = 3 * 366
-# Dates outside these bounds mean nothing to the funnel, and the far future overflows date
-# arithmetic (9999-12-31 plus a day): refused as a form error instead.
-EARLIEST_DATE = date(2000, 1, 1)
-LATEST_DAYS_AHEAD = 366
 DEFAULT_PERIOD = "last_30_days"
 PERIOD_CHOICES = [
     ("last_30_days", _("Last 30 days")),
@@ -60,22 +56,11 @@ class DashboardFilterForm(forms.Form):
             select = isinstance(field.widget, forms.Select)
             field.widget.attrs.setdefault("class", "form-select" if select else "form-control")
 
-    def _clean_bounded(self, name: str) -> date | None:
-        value = self.cleaned_data.get(name)
-        latest = timezone.localdate() + timedelta(days=LATEST_DAYS_AHEAD)
-        if value is not None and not EARLIEST_DATE <= value <= latest:
-            raise forms.ValidationError(
-                _("Choose a date between %(earliest)s and %(latest)s."),
-                params={"earliest": EARLIEST_DATE.isoformat(), "latest": latest.isoformat()},
-                code="out_of_range",
-            )
-        return value
-
     def clean_date_from(self) -> date | None:
-        return self._clean_bounded("date_from")
+        return check_date_in_range(self.cleaned_data.get("date_from"))
 
     def clean_date_to(self) -> date | None:
-        return self._clean_bounded("date_to")
+        return check_date_in_range(self.cleaned_data.get("date_to"))
 
     def clean(self) -> dict:
         data = super().clean()

@@ -7,6 +7,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from config.forms import check_date_in_range
 from quota.calculation import add_months
 from quota.models import RATE_KEYS
 
@@ -17,24 +18,6 @@ MAX_MONTHS = 60
 MAX_AMOUNT = Decimal("999999999999")
 # Measured rates look back at most this far: older history says little about next quarter.
 MAX_RATE_WINDOW_DAYS = 366 * 5
-
-# Dates outside these bounds mean nothing here, and the far future overflows date arithmetic
-# (9999-12-31 plus a day): refused as a form error.
-EARLIEST_DATE = datetime.date(2000, 1, 1)
-LATEST_DAYS_AHEAD = 366
-
-
-def check_date_in_range(value: datetime.date | None) -> datetime.date | None:
-    """`value` if it lies between EARLIEST_DATE and about a year from today, else an error."""
-    latest = timezone.localdate() + datetime.timedelta(days=LATEST_DAYS_AHEAD)
-    if value is not None and not EARLIEST_DATE <= value <= latest:
-        raise forms.ValidationError(
-            _("Choose a date between %(earliest)s and %(latest)s."),
-            params={"earliest": EARLIEST_DATE.isoformat(), "latest": latest.isoformat()},
-            code="out_of_range",
-        )
-    return value
-
 
 RATE_LABELS = {
     "contact_lead": _("Contact → lead"),

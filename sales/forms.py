@@ -13,6 +13,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
+from config.forms import check_date_in_range
 from leads.filters import possible_owners
 from leads.models import Source
 from sales.models import AssignmentRule, SalesTeam
@@ -166,24 +167,6 @@ class AwayForm(forms.Form):
         if until is not None and until < timezone.localdate():
             raise forms.ValidationError(_("The date must not be in the past."))
         return until
-
-
-# Periods before this or more than PERIOD_DAYS_AHEAD days ahead mean nothing for the SLA,
-# and the far future overflows date arithmetic (9999-12-31 plus a day): a form error.
-EARLIEST_DATE = date(2000, 1, 1)
-PERIOD_DAYS_AHEAD = 366
-
-
-def check_date_in_range(value: date | None) -> date | None:
-    """`value` if it lies between EARLIEST_DATE and a year or so from today, else an error."""
-    latest = timezone.localdate() + timedelta(days=PERIOD_DAYS_AHEAD)
-    if value is not None and not EARLIEST_DATE <= value <= latest:
-        raise forms.ValidationError(
-            _("Choose a date between %(earliest)s and %(latest)s."),
-            params={"earliest": EARLIEST_DATE.isoformat(), "latest": latest.isoformat()},
-            code="out_of_range",
-        )
-    return value
 
 
 class PeriodForm(forms.Form):

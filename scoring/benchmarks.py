@@ -422,93 +422,91 @@ def rescore(context: BenchContext) -> list[Measurement]:
     first = ""
     # The benchmark's versions are published for minutes only: the real active version's
     # tallies stay.
-    pausing = counters.pruning_paused()
-    pausing.__enter__()
-    try:
-        if LeadScore.objects.filter(version=base.number).count() < leads:
-            took, _run = _full_rescore(base)
-            first = f"; scoring every lead with them the first time took {took:.1f} s"
+    with counters.pruning_paused():
+        try:
+            if LeadScore.objects.filter(version=base.number).count() < leads:
+                took, _run = _full_rescore(base)
+                first = f"; scoring every lead with them the first time took {took:.1f} s"
+                _vacuum()
+            baseline = _timed(BASELINE_SQL)
             _vacuum()
-        baseline = _timed(BASELINE_SQL)
-        _vacuum()
-        with transaction.atomic():
-            query, params = compiled.score_query(
-                base_rules, timezone.now(), tallies=counters.prepare(base_rules)
-            )
-            reading = _timed(f"SELECT count(*), sum(total) FROM ({query}) scored", params)
-
-        doubled = [
-            {**spec, "points": spec.get("points", 0) * 2} if spec["kind"] == "fit" else spec
-            for spec in BASE_CRITERIA
-        ]
-        variants = [
-            ("rescore", "publishing +pricing 3x in 14 days", BASE_CRITERIA + [PRICING_3X]),
-            ("rescore_every_score_changes", "every fit criterion's points doubled", doubled),
-        ]
-
-        def measured(name: str, elapsed: float, notes: str) -> Measurement:
-            return Measurement(
-                name=name,
-                value=elapsed,
-                unit="s",
-                baseline=baseline,
-                baseline_label="raw UPDATE of a computed score on every lead",
-                target="<= 2x; < 30 s at 1M leads / 10M events",
-                notes=notes,
-            )
-
-        measurements, restored = [], []
-        for name, label, criteria in variants:
-            version = _version(criteria)
-            before = _table_counts()
-            elapsed, run = _full_rescore(version)
-            written = _rows_written(before)
-            _undo_moves(version)
-            _vacuum()
-            before_base = _table_counts()
-            restored.append((*_full_rescore(base), _rows_written(before_base)))
-            _vacuum()
-            RescoreRun.objects.filter(version=version).delete()
-            version.delete()
-            measurements.append(
-                measured(
-                    name,
-                    elapsed,
-                    f"{label}: {leads:,} leads, {events:,} events, {len(criteria)} "
-                    f"criteria, {run.moved:,} leads changed stage; rows written: {written}; "
-                    f"chunks of {services.RESCORE_CHUNK:,} leads on "
-                    f"{settings.RESCORE_CONNECTIONS} connections"
-                    + (
-                        f"; the scoring SELECT alone over all leads {reading:.1f} s (one "
-                        "statement); event tallies kept at ingestion, windows read from "
-                        "recent events" + first
-                        if name == "rescore"
-                        else f"; scoring them back with the {len(BASE_CRITERIA)} criteria "
-                        f"took {restored[-1][0]:.1f} s"
-                    ),
+            with transaction.atomic():
+                query, params = compiled.score_query(
+                    base_rules, timezone.now(), tallies=counters.prepare(base_rules)
                 )
+                reading = _timed(f"SELECT count(*), sum(total) FROM ({query}) scored", params)
+
+            doubled = [
+                {**spec, "points": spec.get("points", 0) * 2} if spec["kind"] == "fit" else spec
+                for spec in BASE_CRITERIA
+            ]
+            variants = [
+                ("rescore", "publishing +pricing 3x in 14 days", BASE_CRITERIA + [PRICING_3X]),
+                ("rescore_every_score_changes", "every fit criterion's points doubled", doubled),
+            ]
+
+            def measured(name: str, elapsed: float, notes: str) -> Measurement:
+                return Measurement(
+                    name=name,
+                    value=elapsed,
+                    unit="s",
+                    baseline=baseline,
+                    baseline_label="raw UPDATE of a computed score on every lead",
+                    target="<= 2x; < 30 s at 1M leads / 10M events",
+                    notes=notes,
+                )
+
+            measurements, restored = [], []
+            for name, label, criteria in variants:
+                version = _version(criteria)
+                before = _table_counts()
+                elapsed, run = _full_rescore(version)
+                written = _rows_written(before)
+                _undo_moves(version)
+                _vacuum()
+                before_base = _table_counts()
+                restored.append((*_full_rescore(base), _rows_written(before_base)))
+                _vacuum()
+                RescoreRun.objects.filter(version=version).delete()
+                version.delete()
+                measurements.append(
+                    measured(
+                        name,
+                        elapsed,
+                        f"{label}: {leads:,} leads, {events:,} events, {len(criteria)} "
+                        f"criteria, {run.moved:,} leads changed stage; rows written: {written}; "
+                        f"chunks of {services.RESCORE_CHUNK:,} leads on "
+                        f"{settings.RESCORE_CONNECTIONS} connections"
+                        + (
+                            f"; the scoring SELECT alone over all leads {reading:.1f} s (one "
+                            "statement); event tallies kept at ingestion, windows read from "
+                            "recent events" + first
+                            if name == "rescore"
+                            else f"; scoring them back with the {len(BASE_CRITERIA)} criteria "
+                            f"took {restored[-1][0]:.1f} s"
+                        ),
+                    )
+                )
+            # After publishing the example, the leads scored back with the 29 criteria: nearly
+            # nothing changes, as on a night with little fading.
+            elapsed, run, written = restored[0]
+            measurements.insert(
+                1,
+                measured(
+                    "rescore_nightly",
+                    elapsed,
+                    f"the {len(BASE_CRITERIA)} criteria again minutes later: {leads:,} "
+                    f"leads, {run.moved:,} leads changed stage; rows written: {written}",
+                ),
             )
-        # After publishing the example, the leads scored back with the 29 criteria: nearly
-        # nothing changes, as on a night with little fading.
-        elapsed, run, written = restored[0]
-        measurements.insert(
-            1,
-            measured(
-                "rescore_nightly",
-                elapsed,
-                f"the {len(BASE_CRITERIA)} criteria again minutes later: {leads:,} "
-                f"leads, {run.moved:,} leads changed stage; rows written: {written}",
-            ),
-        )
-        return measurements
-    finally:
-        pausing.__exit__(None, None, None)
-        RescoreRun.objects.filter(version=base).delete()
-        CriteriaVersion.objects.filter(status=VersionStatus.PUBLISHED).update(
-            status=VersionStatus.RETIRED
-        )
-        if active is not None:
-            CriteriaVersion.objects.filter(pk=active.pk).update(status=VersionStatus.PUBLISHED)
+            return measurements
+        finally:
+            RescoreRun.objects.filter(version=base).delete()
+            CriteriaVersion.objects.filter(status=VersionStatus.PUBLISHED).update(
+                status=VersionStatus.RETIRED
+            )
+            if active is not None:
+                CriteriaVersion.objects.filter(pk=active.pk).update(status=VersionStatus.PUBLISHED)
 
 
 # --- From an event posted through the API to the lead's stage --------------------------------
